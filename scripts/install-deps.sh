@@ -67,7 +67,12 @@ install_ferretdb() {
 }
 
 install_npm() {
-  cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error
+  # npm ci only when package-lock.json changed since the last install (a stamp in node_modules).
+  local stamp="$ROOT/node_modules/.rest-lock-sha256" want
+  want="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then echo "  node_modules up to date"; return; fi
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
 }
 
 mkdir -p "$TOOLS_DIR/bin"

@@ -1,1 +1,1 @@
-export {};
+export { infraUp, type InfraUpOptions } from './commands/infra.js';

@@ -1,0 +1,75 @@
+/**
+ * `rest infra up`: the platform's local infrastructure. Starts a real nats-server (JetStream) and a
+ * real MongoDB-compatible server (FerretDB, SQLite backend) on free loopback ports — or adopts the
+ * ones named by NATS_URL / MONGODB_URI — prints how to reach them, and keeps them up until
+ * interrupted. With --check it verifies both answer and exits (a smoke test of an install).
+ */
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { startFerretDb, startNatsServer, type FerretDb, type NatsServer } from '@rest/testkit';
+
+/** Options of `rest infra up`. */
+export interface InfraUpOptions {
+  /** Keep data here between runs instead of in temporary directories. */
+  readonly dataDir?: string;
+  /** Start, verify, print, stop. */
+  readonly check: boolean;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Runs `rest infra up`; resolves when the servers have stopped. */
+export async function infraUp(options: InfraUpOptions): Promise<void> {
+  const natsUrl = nonEmpty(process.env['NATS_URL']);
+  const mongoUri = nonEmpty(process.env['MONGODB_URI']);
+  const dir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
+  if (dir !== undefined) {
+    await Promise.all([mkdir(`${dir}/nats`, { recursive: true }), mkdir(`${dir}/ferretdb`, { recursive: true })]);
+  }
+  const t0 = Date.now();
+  let nats: NatsServer | undefined;
+  let ferretdb: FerretDb | undefined;
+  try {
+    [nats, ferretdb] = await Promise.all([
+      natsUrl === undefined
+        ? startNatsServer(dir === undefined ? {} : { storeDir: `${dir}/nats` })
+        : Promise.resolve(undefined),
+      mongoUri === undefined
+        ? startFerretDb(dir === undefined ? {} : { dataDir: `${dir}/ferretdb` })
+        : Promise.resolve(undefined),
+    ]);
+  } catch (err) {
+    await Promise.all([nats?.stop(), ferretdb?.stop()]);
+    throw err;
+  }
+  const stop = async (): Promise<void> => {
+    await Promise.all([nats?.stop(), ferretdb?.stop()]);
+  };
+  const nUrl = natsUrl ?? nats?.url ?? '';
+  const mUri = mongoUri ?? ferretdb?.uri ?? '';
+  console.log(`infra ready in ${Date.now() - t0} ms`);
+  console.log(`  NATS     ${nUrl}${nats === undefined ? '  (from NATS_URL)' : `  (nats-server pid ${nats.pid})`}`);
+  console.log(`  MongoDB  ${mUri}${ferretdb === undefined ? '  (from MONGODB_URI)' : `  (FerretDB pid ${ferretdb.pid})`}`);
+  if (dir !== undefined) console.log(`  data     ${dir}`);
+  console.log('');
+  console.log('Point other shells at them with:');
+  console.log(`  export NATS_URL=${nUrl} MONGODB_URI=${mUri}`);
+  if (options.check) {
+    await stop();
+    console.log('check passed: both servers answered; stopped.');
+    return;
+  }
+  console.log('\nPress Ctrl-C to stop.');
+  await new Promise<void>((resolveStop) => {
+    const onSignal = (): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      console.log('\nstopping ...');
+      void stop().then(resolveStop, resolveStop);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
