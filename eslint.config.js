@@ -7,7 +7,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] } },
+      parserOptions: { project: './tsconfig.lint.json', tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
     settings: { 'import-x/resolver': { node: true } },
@@ -21,14 +21,23 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@rest/*/src/*', '@rest/*/dist/*'], message: "import a package's public entry, not its internals" },
-            { group: ['../../*/src/*', '../../../*/src/*'], message: "import another package through @rest/<name>" },
+            {
+              group: ['@rest/*/src/*', '@rest/*/dist/*'],
+              message: "import a package's public entry, not its internals",
+            },
+            {
+              group: ['../../*/src/*', '../../../*/src/*'],
+              message: 'import another package through @rest/<name>',
+            },
           ],
         },
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "MemberExpression[object.name='process'][property.name='env']", message: 'process.env is read only in config.ts and cli/' },
+        {
+          selector: "MemberExpression[object.name='process'][property.name='env']",
+          message: 'process.env is read only in config.ts and cli/',
+        },
         { selector: 'TSEnumDeclaration', message: 'use an `as const` object and a union type' },
       ],
       'no-console': 'error',

@@ -26,7 +26,10 @@ export async function infraUp(options: InfraUpOptions): Promise<void> {
   const mongoUri = nonEmpty(process.env['MONGODB_URI']);
   const dir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   if (dir !== undefined) {
-    await Promise.all([mkdir(`${dir}/nats`, { recursive: true }), mkdir(`${dir}/ferretdb`, { recursive: true })]);
+    await Promise.all([
+      mkdir(`${dir}/nats`, { recursive: true }),
+      mkdir(`${dir}/ferretdb`, { recursive: true }),
+    ]);
   }
   const t0 = Date.now();
   let nats: NatsServer | undefined;
@@ -50,8 +53,12 @@ export async function infraUp(options: InfraUpOptions): Promise<void> {
   const nUrl = natsUrl ?? nats?.url ?? '';
   const mUri = mongoUri ?? ferretdb?.uri ?? '';
   console.log(`infra ready in ${Date.now() - t0} ms`);
-  console.log(`  NATS     ${nUrl}${nats === undefined ? '  (from NATS_URL)' : `  (nats-server pid ${nats.pid})`}`);
-  console.log(`  MongoDB  ${mUri}${ferretdb === undefined ? '  (from MONGODB_URI)' : `  (FerretDB pid ${ferretdb.pid})`}`);
+  console.log(
+    `  NATS     ${nUrl}${nats === undefined ? '  (from NATS_URL)' : `  (nats-server pid ${nats.pid})`}`,
+  );
+  console.log(
+    `  MongoDB  ${mUri}${ferretdb === undefined ? '  (from MONGODB_URI)' : `  (FerretDB pid ${ferretdb.pid})`}`,
+  );
   if (dir !== undefined) console.log(`  data     ${dir}`);
   console.log('');
   console.log('Point other shells at them with:');

@@ -49,7 +49,12 @@ export function findBinary(name: string, envVar: string): string {
     if (isExecutable(override)) return override;
     throw new BinaryNotFoundError(`${envVar}=${override} is not an executable file`);
   }
-  const dirs = [toolsBinDir(), ...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
+  const dirs = [
+    toolsBinDir(),
+    ...(process.env['PATH'] ?? '').split(delimiter),
+    '/usr/sbin',
+    '/usr/local/sbin',
+  ];
   for (const dir of dirs) {
     if (dir === '') continue;
     const candidate = join(dir, name);

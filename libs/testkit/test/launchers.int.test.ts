@@ -27,7 +27,10 @@ test('startFerretDb: stores and reads back a document through the official drive
 });
 
 test('startInfra: adopts servers named by the caller instead of starting its own', async () => {
-  const infra = await startInfra({ natsUrl: 'nats://example.invalid:4222', mongoUri: 'mongodb://example.invalid/' });
+  const infra = await startInfra({
+    natsUrl: 'nats://example.invalid:4222',
+    mongoUri: 'mongodb://example.invalid/',
+  });
   assert.equal(infra.nats, undefined);
   assert.equal(infra.ferretdb, undefined);
   assert.equal(infra.natsUrl, 'nats://example.invalid:4222');
