@@ -7,15 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import {
-  canConnect,
-  findBinary,
-  freePort,
-  launch,
-  stopProcess,
-  waitUntilReady,
-  ServerStartError,
-} from './process.js';
+import { canConnect, findBinary, launch, startOnFreePort, stopProcess } from './process.js';
 
 /** A running FerretDB; `stop()` (or `await using`) ends it and removes its data. */
 export interface FerretDb extends AsyncDisposable {
@@ -56,37 +48,40 @@ export async function startFerretDb(options: StartFerretDbOptions = {}): Promise
   const bin = findBinary('ferretdb', 'REST_FERRETDB_BIN');
   const ownsData = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'rest-ferretdb-')));
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = options.port ?? (await freePort());
-    const uri = `mongodb://127.0.0.1:${port}/`;
-    const launched = launch(bin, [
-      '--handler=sqlite',
-      `--sqlite-url=file:${dataDir}/`,
-      `--state-dir=${dataDir}`,
-      `--listen-addr=127.0.0.1:${port}`,
-      '--debug-addr=-',
-      '--telemetry=disable',
-      '--log-level=warn',
-    ]);
-    try {
-      await waitUntilReady(
-        'ferretdb',
-        launched,
-        async () => (await canConnect(port)) && (await answersPing(uri)),
-        options.startTimeoutMs ?? 30000,
-      );
-    } catch (err) {
-      lastError = err;
-      if (options.port !== undefined) break;
-      continue;
-    }
+  const uriOf = (port: number): string => `mongodb://127.0.0.1:${port}/`;
+  try {
+    const { port, launched } = await startOnFreePort(
+      'ferretdb',
+      (p) =>
+        launch(bin, [
+          '--handler=sqlite',
+          `--sqlite-url=file:${dataDir}/`,
+          `--state-dir=${dataDir}`,
+          `--listen-addr=127.0.0.1:${p}`,
+          '--debug-addr=-',
+          '--telemetry=disable',
+          '--log-level=warn',
+        ]),
+      async (p) => (await canConnect(p)) && (await answersPing(uriOf(p))),
+      {
+        timeoutMs: options.startTimeoutMs ?? 30000,
+        ...(options.port === undefined ? {} : { fixedPort: options.port }),
+      },
+    );
     const stop = async (): Promise<void> => {
       await stopProcess(launched);
       if (ownsData) await rm(dataDir, { recursive: true, force: true });
     };
-    return { uri, port, dataDir, pid: launched.child.pid ?? -1, stop, [Symbol.asyncDispose]: stop };
+    return {
+      uri: uriOf(port),
+      port,
+      dataDir,
+      pid: launched.child.pid ?? -1,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (err) {
+    if (ownsData) await rm(dataDir, { recursive: true, force: true });
+    throw err;
   }
-  if (ownsData) await rm(dataDir, { recursive: true, force: true });
-  throw lastError instanceof Error ? lastError : new ServerStartError('ferretdb failed to start');
 }

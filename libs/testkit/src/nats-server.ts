@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findBinary, freePort, launch, stopProcess, waitUntilReady, ServerStartError } from './process.js';
+import { findBinary, launch, startOnFreePort, stopProcess } from './process.js';
 
 /** A running nats-server; `stop()` (or `await using`) ends it and removes its store. */
 export interface NatsServer extends AsyncDisposable {
@@ -59,17 +59,16 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   const bin = findBinary('nats-server', 'REST_NATS_SERVER_BIN');
   const ownsStore = options.storeDir === undefined;
   const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), 'rest-nats-')));
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = options.port ?? (await freePort());
-    const launched = launch(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir]);
-    try {
-      await waitUntilReady('nats-server', launched, () => answersInfo(port), options.startTimeoutMs ?? 15000);
-    } catch (err) {
-      lastError = err;
-      if (options.port !== undefined) break;
-      continue; // most likely the port was taken between picking and binding
-    }
+  try {
+    const { port, launched } = await startOnFreePort(
+      'nats-server',
+      (p) => launch(bin, ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', storeDir]),
+      answersInfo,
+      {
+        timeoutMs: options.startTimeoutMs ?? 15000,
+        ...(options.port === undefined ? {} : { fixedPort: options.port }),
+      },
+    );
     const stop = async (): Promise<void> => {
       await stopProcess(launched);
       if (ownsStore) await rm(storeDir, { recursive: true, force: true });
@@ -82,7 +81,8 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
       stop,
       [Symbol.asyncDispose]: stop,
     };
+  } catch (err) {
+    if (ownsStore) await rm(storeDir, { recursive: true, force: true });
+    throw err;
   }
-  if (ownsStore) await rm(storeDir, { recursive: true, force: true });
-  throw lastError instanceof Error ? lastError : new ServerStartError('nats-server failed to start');
 }

@@ -161,3 +161,35 @@ export async function stopProcess(launched: Launched, graceMs = 5000): Promise<v
   await done;
   clearTimeout(timer);
 }
+
+/** What {@link startOnFreePort} gives back: the port it bound and the launched process. */
+export interface StartedServer {
+  readonly port: number;
+  readonly launched: Launched;
+}
+
+/**
+ * Launches a server on a free port (or `fixedPort`) and waits until `ready(port)`; a port taken
+ * between picking and binding is the usual failure, so a picked port is retried up to 3 times.
+ * @throws ServerStartError (or the launcher's error) after the last attempt.
+ */
+export async function startOnFreePort(
+  what: string,
+  start: (port: number) => Launched,
+  ready: (port: number) => Promise<boolean>,
+  options: { readonly fixedPort?: number; readonly timeoutMs: number },
+): Promise<StartedServer> {
+  let lastError: unknown;
+  const attempts = options.fixedPort === undefined ? 3 : 1;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const port = options.fixedPort ?? (await freePort());
+    const launched = start(port);
+    try {
+      await waitUntilReady(what, launched, () => ready(port), options.timeoutMs);
+      return { port, launched };
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw lastError instanceof Error ? lastError : new ServerStartError(`${what} failed to start`);
+}
