@@ -38,7 +38,10 @@ export class InvalidArgumentError extends ServiceError {
   readonly code = status.INVALID_ARGUMENT;
   readonly violations: readonly FieldViolation[];
 
-  constructor(message: string, options: ServiceErrorOptions & { violations?: readonly FieldViolation[] } = {}) {
+  constructor(
+    message: string,
+    options: ServiceErrorOptions & { violations?: readonly FieldViolation[] } = {},
+  ) {
     super(message, options);
     this.violations = options.violations ?? [];
   }
