@@ -184,6 +184,8 @@ function invoke<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 const ABORTED = Symbol('aborted');
+/** Messages written without a drain wait before the stream loop yields to the event loop. */
+const YIELD_EVERY = 64;
 
 function untilAborted(signal: AbortSignal): { promise: Promise<typeof ABORTED>; release(): void } {
   let release = (): void => {};
@@ -217,7 +219,7 @@ export function wrapServerStream(
     let iterator: AsyncIterator<unknown> | undefined;
     const pump = async (): Promise<void> => {
       iterator = method.handler(call.request, scope.ctx)[Symbol.asyncIterator]();
-      for (;;) {
+      for (let sinceYield = 0; ; sinceYield++) {
         const next = await Promise.race([iterator.next(), aborted.promise]);
         if (next === ABORTED) throw signal.reason;
         if (next.done === true) return;
@@ -225,6 +227,12 @@ export function wrapServerStream(
           // Backpressure: pull nothing more until the transport has room (or the call is gone).
           const drained = await Promise.race([once(call, 'drain').then(() => true), aborted.promise]);
           if (drained === ABORTED) throw signal.reason;
+          sinceYield = 0;
+        } else if (sinceYield >= YIELD_EVERY) {
+          // A generator that never awaits I/O would otherwise keep this loop in microtasks and starve
+          // the event loop (cancellations, other calls, health checks).
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sinceYield = 0;
         }
       }
     };
