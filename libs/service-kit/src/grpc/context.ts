@@ -13,6 +13,9 @@ export const REQUEST_ID_KEY = 'x-request-id';
 /** A caller's request id is kept only if it looks like an id; anything else is replaced, not logged. */
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** A cancel this close to the deadline (ms) is taken as the deadline passing; see `openCallScope`. */
+const DEADLINE_SLACK_MS = 100;
+
 /** What a handler knows about the call it serves. */
 export interface CallContext {
   /** The method, e.g. `rest.v1.PolicyService/Generate`. */
@@ -84,7 +87,9 @@ export function openCallScope(
   // grpc-js ends an expired call itself without always emitting 'cancelled', so the deadline gets its own timer.
   const timer = deadline === undefined ? undefined : setTimeout(expire, Math.max(0, deadlineMs - Date.now()));
   const onCancelled = (): void => {
-    if (deadline !== undefined && Date.now() >= deadlineMs) expire();
+    // A client whose deadline passes resets the stream with CANCEL (HTTP/2 has no deadline code), and
+    // that reset can arrive before our timer, whose deadline was read later from `grpc-timeout`.
+    if (deadline !== undefined && deadlineMs - Date.now() <= DEADLINE_SLACK_MS) expire();
     else controller.abort(new CancelledError('the client cancelled the call'));
   };
   call.on('cancelled', onCancelled);
