@@ -39,7 +39,7 @@ export {
   type ConfigKeyInfo,
   type ConfigValueKind,
 } from './config-schema.js';
-export { grpcServerConfigShape } from './grpc/server-config.js';
+export { grpcServerConfigShape, type GrpcServerConfigDefaults } from './grpc/server-config.js';
 export { parseDurationMs, parseBytes } from './units.js';
 export { validate, Violations } from './validate.js';
 export {
