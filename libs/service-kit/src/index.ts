@@ -40,6 +40,7 @@ export {
   type ConfigValueKind,
 } from './config-schema.js';
 export { grpcServerConfigShape, type GrpcServerConfigDefaults } from './grpc/server-config.js';
+export { infraConfigShape } from './infra-config.js';
 export { parseDurationMs, parseBytes } from './units.js';
 export { validate, Violations } from './validate.js';
 export {

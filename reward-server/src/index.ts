@@ -1,0 +1,1 @@
+export { CONFIG, type Config } from './config.js';
