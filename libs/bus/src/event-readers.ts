@@ -75,8 +75,11 @@ async function openOrdered(
 }
 
 function reader<E>(messages: ConsumerMessages, toEvent: (msg: JsMsg) => E | undefined): EventReader<E> {
-  const stop = async (): Promise<void> => {
-    await messages.close();
+  const stop = (): Promise<void> => {
+    // close() unsubscribes at once, but its promise settles only when someone pulls the iterator
+    // to its end; a reader stopped while its loop sits at a `yield` must not wait for that.
+    void messages.close();
+    return Promise.resolve();
   };
   async function* iterate(): AsyncGenerator<E> {
     try {
