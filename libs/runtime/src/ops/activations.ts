@@ -1,0 +1,48 @@
+/**
+ * Elementwise math and activations: Sqrt, Exp, Tanh, Erf, Relu, Sigmoid, Softplus, Gelu. Gelu is
+ * composed from Mul/Erf/Add (ONNX Gelu needs opset 20), so its gradient comes from its parts.
+ */
+import type { Tensor } from '../graph/graph.js';
+import { add, div, mul, neg, sub, unary } from './arithmetic.js';
+import { scalar } from './helpers.js';
+import { greater, where } from './select.js';
+
+/** Square root. */
+export function sqrt(x: Tensor): Tensor {
+  return unary('Sqrt', x, (y) => (d) => div(mul(d, 0.5), y));
+}
+
+/** `e ** x`. */
+export function exp(x: Tensor): Tensor {
+  return unary('Exp', x, (y) => (d) => mul(d, y));
+}
+
+/** Hyperbolic tangent. */
+export function tanh(x: Tensor): Tensor {
+  return unary('Tanh', x, (y) => (d) => mul(d, sub(1, mul(y, y))));
+}
+
+/** The error function. */
+export function erf(x: Tensor): Tensor {
+  return unary('Erf', x, () => (d) => mul(d, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI))));
+}
+
+/** `max(x, 0)`; the gradient at 0 is 0. */
+export function relu(x: Tensor): Tensor {
+  return unary('Relu', x, () => (d) => where(greater(x, scalar(x.graph, x.dtype, 0)), d, 0));
+}
+
+/** Logistic sigmoid. */
+export function sigmoid(x: Tensor): Tensor {
+  return unary('Sigmoid', x, (y) => (d) => mul(d, mul(y, sub(1, y))));
+}
+
+/** `log(1 + e ** x)`. */
+export function softplus(x: Tensor): Tensor {
+  return unary('Softplus', x, () => (d) => mul(d, sigmoid(x)));
+}
+
+/** Exact GELU: `x/2 * (1 + erf(x/√2))`. */
+export function gelu(x: Tensor): Tensor {
+  return x.graph.scope('gelu', () => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1)));
+}

@@ -1,0 +1,35 @@
+/**
+ * Randomness: RandomUniformLike and inverted dropout built on it. The mask is data, not a function of
+ * the input, so dropout's gradient is the same masked scaling (through Mul's rule).
+ */
+import { DTypeError } from '../graph/errors.js';
+import type { Tensor } from '../graph/graph.js';
+import { div, mul } from './arithmetic.js';
+import { greater } from './select.js';
+import { cast } from './shape-ops.js';
+
+/** Uniform samples in `[low, high)` shaped like `x`. A fixed `seed` makes runs repeatable. */
+export function randomUniformLike(x: Tensor, low = 0, high = 1, seed?: number): Tensor {
+  if (x.dtype !== 'f32' && x.dtype !== 'f64') throw new DTypeError('RandomUniformLike', `expects float, got ${x.dtype}`);
+  const attributes: Record<string, { kind: 'float'; value: number }> = {
+    low: { kind: 'float', value: low },
+    high: { kind: 'float', value: high },
+  };
+  if (seed !== undefined) attributes.seed = { kind: 'float', value: seed };
+  return x.graph.emit({
+    opType: 'RandomUniformLike',
+    inputs: [x],
+    outputs: [{ dtype: x.dtype, dims: x.dims }],
+    attributes,
+    hint: 'uniform',
+  })[0]!;
+}
+
+/** Inverted dropout: zeroes each element with probability `p` and scales survivors by `1/(1-p)`. */
+export function dropout(x: Tensor, p: number, seed?: number): Tensor {
+  if (p <= 0) return x;
+  return x.graph.scope('dropout', () => {
+    const keep = cast(greater(randomUniformLike(x, 0, 1, seed), p), x.dtype);
+    return div(mul(x, keep), 1 - p);
+  });
+}
