@@ -96,9 +96,33 @@ export class LeaseRepo {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The latest log entry of `resource`, or null if it was never leased. */
-  async current(resource: string): Promise<LeaseDoc | null> {
-    return this.coll.findOne({ resource }, { sort: { epoch: -1 } });
+  /**
+   * The latest log entry of `resource`, or null if it was never leased.
+   * @param knownEpoch an epoch known to exist (e.g. from a hint), to find the latest by walking
+   * `_id`s upwards from it instead of sorting the resource's entries (FerretDB's SQLite backend
+   * serves `_id` lookups from its primary key but scans for other queries). @default 0 = unknown
+   */
+  async current(resource: string, knownEpoch = 0): Promise<LeaseDoc | null> {
+    if (knownEpoch <= 0) {
+      const first = await this.coll.findOne({ _id: `${resource}@1` });
+      if (first === null) return null;
+      // Epochs are contiguous (each is an insert of the previous + 1): walk up from the first.
+      return this.walkUp(first);
+    }
+    const known = await this.coll.findOne({ _id: `${resource}@${knownEpoch}` });
+    return known === null ? this.coll.findOne({ resource }, { sort: { epoch: -1 } }) : this.walkUp(known);
+  }
+
+  private async walkUp(from: LeaseDoc): Promise<LeaseDoc> {
+    let latest = from;
+    // A long-lived lease renewed many times has many epochs; past a few steps, one sorted query
+    // is cheaper than walking.
+    for (let step = 0; step < 4; step++) {
+      const next = await this.coll.findOne({ _id: `${latest.resource}@${latest.epoch + 1}` });
+      if (next === null) return latest;
+      latest = next;
+    }
+    return (await this.coll.findOne({ resource: latest.resource }, { sort: { epoch: -1 } })) ?? latest;
   }
 
   /** True once `resource` was completed. */
@@ -108,11 +132,12 @@ export class LeaseRepo {
 
   /**
    * One attempt to lease `resource` for `ttlMs` milliseconds, with the reason when it fails.
+   * @param knownEpoch see {@link current}. @default 0
    * @throws InvalidArgumentError for an empty resource/owner or a ttl outside (0, 24 h].
    */
-  async tryAcquire(resource: string, owner: string, ttlMs: number): Promise<AcquireOutcome> {
+  async tryAcquire(resource: string, owner: string, ttlMs: number, knownEpoch = 0): Promise<AcquireOutcome> {
     checkArgs(resource, owner, ttlMs);
-    const current = await this.current(resource);
+    const current = await this.current(resource, knownEpoch);
     const now = this.now();
     if (current !== null) {
       if (current.state === 'completed') return { kind: 'completed', current };

@@ -46,10 +46,11 @@ export class RouteRepo {
 
   /** The current route of `alias`, or null. Repairs a lagging materialised copy. */
   async get(alias: string): Promise<RouteDoc | null> {
-    const latest = await this.log.latest(alias);
+    const copy = await this.coll.findOne({ _id: alias }, { projection: { version: 1 } });
+    const latest = await this.log.latest(alias, copy?.version ?? 0);
     if (latest === null) return null;
     const route = { _id: alias, version: latest.version, ...latest.state };
-    await materialize(this.coll, route);
+    await materialize(this.coll, route, copy?.version ?? 0);
     return route;
   }
 
@@ -76,7 +77,7 @@ export class RouteRepo {
     });
     if (variants.length > 0 && variants.every((x) => x.weight === 0)) v.add('variants', 'weights must not all be 0');
     v.throwIfAny();
-    const current = (await this.log.latest(alias))?.version ?? 0;
+    const current = (await this.get(alias))?.version ?? 0;
     if (current !== expectedVersion) {
       throw new FailedPreconditionError(`route ${alias} is at version ${current}, not ${expectedVersion}`);
     }
@@ -86,7 +87,7 @@ export class RouteRepo {
       throw new FailedPreconditionError(`route ${alias} changed concurrently (version ${expectedVersion} is stale)`);
     }
     const route = { _id: alias, version: expectedVersion + 1, ...fields };
-    await materialize(this.coll, route);
+    await materialize(this.coll, route, expectedVersion);
     return route;
   }
 }

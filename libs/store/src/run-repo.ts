@@ -119,16 +119,17 @@ export class RunRepo {
     const claim = await this.log.claim(id, 1, state, at);
     if (claim === null) return { run: await this.require(id), created: false };
     const run = { _id: id, version: 1, ...state };
-    await materialize(this.coll, run);
+    await materialize(this.coll, run, 0);
     return { run, created: true };
   }
 
   /** The current run, or null. Reads the revision log and repairs a lagging copy. */
   async get(id: string): Promise<RunDoc | null> {
-    const latest = await this.log.latest(id);
+    const copy = await this.coll.findOne({ _id: id }, { projection: { version: 1 } });
+    const latest = await this.log.latest(id, copy?.version ?? 0);
     if (latest === null) return null;
     const run = { _id: id, version: latest.version, ...latest.state };
-    await materialize(this.coll, run);
+    await materialize(this.coll, run, copy?.version ?? 0);
     return run;
   }
 
@@ -188,7 +189,7 @@ export class RunRepo {
       throw new FailedPreconditionError(`run ${id} changed concurrently (version ${version} is stale)`);
     }
     const run = { _id, version: version + 1, ...next };
-    await materialize(this.coll, run);
+    await materialize(this.coll, run, version);
     return run;
   }
 

@@ -68,10 +68,21 @@ export interface MaterializeOptions {
   readonly shardSize: number;
 }
 
-/** How many candidates one `leaseNext` query fetches. */
-const CANDIDATES = 32;
-/** Query rounds before `leaseNext` concludes nothing is free now. */
-const ROUNDS = 4;
+/** Failed attempts on a candidate list before `leaseNext` fetches a fresh one. */
+const FAILURES_BEFORE_RELOAD = 4;
+/** Fresh candidate lists per `leaseNext` call before it reports nothing free. */
+const MAX_RELOADS = 3;
+/** Candidates fetched per list. */
+const MAX_CANDIDATES = 256;
+
+/** What `leaseNext` remembers of an open shard between calls. */
+interface Candidate {
+  readonly shard: ShardDoc;
+  /** Latest lease epoch seen (0: never leased). */
+  readonly epoch: number;
+  /** When that lease ends, ms since the epoch; ≤ now means worth an attempt. */
+  readonly expiresAtMs: number;
+}
 
 /** Shard id and lease resource name of one shard. */
 export function shardId(scope: ShardScope, n: number): string {
@@ -84,6 +95,9 @@ function resourceOf(id: string): string {
 
 /** Typed access to `shards` and their leases. */
 export class ShardRepo {
+  /** Open shards per scope, as last seen by this process (see `leaseNext`). */
+  private readonly candidates = new Map<string, Map<string, Candidate>>();
+
   constructor(
     private readonly coll: Collection<ShardDoc>,
     private readonly samples: Collection<SampleDoc>,
@@ -181,10 +195,10 @@ export class ShardRepo {
   async allCompleted(scope: ShardScope): Promise<boolean> {
     const open = await this.coll
       .find({ ...scopeFilter(scope), completedAt: null })
-      .project<Pick<ShardDoc, '_id'>>({ _id: 1 })
+      .project<Pick<ShardDoc, '_id' | 'leaseEpoch'>>({ _id: 1, leaseEpoch: 1 })
       .toArray();
-    for (const { _id } of open) {
-      const current = await this.leases.current(resourceOf(_id));
+    for (const { _id, leaseEpoch } of open) {
+      const current = await this.leases.current(resourceOf(_id), leaseEpoch);
       if (current?.state !== 'completed') return false;
       await this.repairHint(_id, current);
     }
@@ -197,28 +211,65 @@ export class ShardRepo {
    * @throws InvalidArgumentError for a bad owner or ttl.
    */
   async leaseNext(scope: ShardScope, owner: string, ttlMs: number): Promise<ShardLease | null> {
-    for (let round = 0; round < ROUNDS; round++) {
-      const candidates = await this.coll
-        .find({ ...scopeFilter(scope), completedAt: null, leaseExpiresAt: { $lte: new Date(this.now()) } })
-        .project<Pick<ShardDoc, '_id'>>({ _id: 1 })
-        .sort({ n: 1 })
-        .limit(CANDIDATES)
-        .toArray();
-      if (candidates.length === 0) return null;
-      // Racers start at different places in the list, so they mostly try different shards.
-      const offset = Math.floor(Math.random() * candidates.length);
-      for (let i = 0; i < candidates.length; i++) {
-        const id = candidates[(offset + i) % candidates.length]!._id;
-        const outcome = await this.leases.tryAcquire(resourceOf(id), owner, ttlMs);
-        if (outcome.kind === 'acquired') {
-          const shard = await this.recordHint(id, outcome.lease.epoch, outcome.lease.owner, outcome.lease.expiresAt, null);
-          if (shard !== null) return { shard, lease: outcome.lease };
-        } else if (outcome.kind === 'busy' || outcome.kind === 'completed') {
-          await this.repairHint(id, outcome.current);
-        }
+    const key = shardId(scope, 0);
+    let cache = this.candidates.get(key);
+    let reloads = 0;
+    for (;;) {
+      if (cache === undefined) {
+        cache = await this.loadCandidates(scope, this.candidates.get(key));
+        this.candidates.set(key, cache);
+        reloads++;
       }
+      const now = this.now();
+      const eligible = [...cache].filter(([, c]) => c.expiresAtMs <= now);
+      // Racers start at different places in the list, so they mostly try different shards.
+      const offset = Math.floor(Math.random() * eligible.length);
+      let failures = 0;
+      for (let i = 0; i < eligible.length && failures < FAILURES_BEFORE_RELOAD; i++) {
+        const [id, candidate] = eligible[(offset + i) % eligible.length]!;
+        const outcome = await this.leases.tryAcquire(resourceOf(id), owner, ttlMs, candidate.epoch);
+        if (outcome.kind === 'acquired') {
+          cache.delete(id);
+          // No hint write here: FerretDB serialises writes, and racers learn that the shard is
+          // held from the lease log anyway.
+          return { shard: candidate.shard, lease: outcome.lease };
+        } else if (outcome.kind === 'busy') {
+          const { epoch, expiresAt } = outcome.current;
+          cache.set(id, { ...candidate, epoch, expiresAtMs: expiresAt.getTime() });
+        } else {
+          // completed: never again (its completer writes the hint); lost: a racer holds it now
+          // (a reload shows it again if it frees up).
+          cache.delete(id);
+        }
+        failures++;
+      }
+      // Nothing left, or racers are ahead of this list: fetch fresh hints, a bounded number of times.
+      if (reloads >= MAX_RELOADS || (eligible.length === 0 && reloads > 0)) return null;
+      cache = undefined;
     }
-    return null;
+  }
+
+  /**
+   * The scope's open shards that look free by their hints: one scan (FerretDB's SQLite backend
+   * answers only `_id` lookups from an index); `leaseNext` then works by `_id` until racers make
+   * the list stale. Leases seen held in `previous` stay known until they expire.
+   */
+  private async loadCandidates(scope: ShardScope, previous?: Map<string, Candidate>): Promise<Map<string, Candidate>> {
+    const docs = await this.coll
+      .find({ ...scopeFilter(scope), completedAt: null, leaseExpiresAt: { $lte: new Date(this.now()) } })
+      .limit(MAX_CANDIDATES)
+      .toArray();
+    const next = new Map<string, Candidate>();
+    for (const shard of docs) {
+      const known = previous?.get(shard._id);
+      next.set(
+        shard._id,
+        known !== undefined && known.epoch > shard.leaseEpoch
+          ? { ...known, shard }
+          : { shard, epoch: shard.leaseEpoch, expiresAtMs: shard.leaseExpiresAt.getTime() },
+      );
+    }
+    return next;
   }
 
   /**
@@ -255,17 +306,19 @@ export class ShardRepo {
     await this.recordHint(id, current.epoch, current.owner, current.expiresAt, completedAt);
   }
 
-  /** Moves the hint forward only (older epochs never overwrite newer ones); returns the shard. */
+  /**
+   * Writes the lease hint of a shard with one `_id` update (FerretDB scans for filtered updates). A
+   * hint that races backwards only costs a wasted lease attempt; `completedAt` is never unset.
+   */
   private async recordHint(
     id: string,
     epoch: number,
     owner: string | null,
     expiresAt: Date,
     completedAt: Date | null,
-  ): Promise<ShardDoc | null> {
+  ): Promise<void> {
     const set = { leaseEpoch: epoch, leaseOwner: owner, leaseExpiresAt: expiresAt, ...(completedAt ? { completedAt } : {}) };
-    await this.coll.updateOne({ _id: id, leaseEpoch: { $lt: epoch } }, { $set: set });
-    return this.coll.findOne({ _id: id });
+    await this.coll.updateOne({ _id: id }, { $set: set });
   }
 }
 
