@@ -34,7 +34,7 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], opts: GradientOp
   const last = loss.producer?.index ?? -1;
   for (const node of g.nodes) {
     if (node.index > last) break;
-    if (node.vjp === undefined || !node.inputs.some((t) => t !== undefined && fromWrt.has(t))) continue;
+    if (node.vjp === undefined || !node.diffInputs.some((t) => t !== undefined && fromWrt.has(t))) continue;
     for (const o of node.outputs) if (isFloat(o.dtype)) fromWrt.add(o);
   }
   // Backward: of those, the ones the loss depends on.
@@ -42,7 +42,7 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], opts: GradientOp
   for (let i = last; i >= 0; i--) {
     const node = g.nodes[i]!;
     if (node.vjp === undefined || !node.outputs.some((o) => toLoss.has(o))) continue;
-    for (const t of node.inputs) if (t !== undefined && fromWrt.has(t)) toLoss.add(t);
+    for (const t of node.diffInputs) if (t !== undefined && fromWrt.has(t)) toLoss.add(t);
   }
   const active = (t: Tensor | undefined): boolean => t !== undefined && fromWrt.has(t) && toLoss.has(t);
 
@@ -63,10 +63,10 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], opts: GradientOp
       if (node.vjp === undefined || !node.outputs.some(active)) continue;
       const dOutputs = node.outputs.map((o) => (active(o) ? total(o) : undefined));
       if (dOutputs.every((d) => d === undefined)) continue;
-      const needs = node.inputs.map(active);
+      const needs = node.diffInputs.map(active);
       if (!needs.some(Boolean)) continue;
       const dInputs = node.vjp(dOutputs, needs);
-      node.inputs.forEach((t, k) => {
+      node.diffInputs.forEach((t, k) => {
         const d = dInputs[k];
         if (t === undefined || d === undefined || !needs[k]) return;
         if (!sameShape(d.dims, t.dims) || d.dtype !== t.dtype)

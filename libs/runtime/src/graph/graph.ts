@@ -32,6 +32,11 @@ export interface GraphNode {
   readonly attributes: Readonly<Record<string, ProtoAttribute>>;
   /** Absent for ops that pass no gradient (Shape, comparisons, stopGradient). */
   readonly vjp: VjpRule | undefined;
+  /**
+   * For the last node of a decomposed op: the op's logical inputs, which `vjp` differentiates with
+   * respect to instead of the node's own ONNX inputs. @default inputs
+   */
+  readonly diffInputs: readonly (Tensor | undefined)[];
   /** Position in the graph's node list. */
   readonly index: number;
 }
@@ -60,6 +65,8 @@ export interface NodeSpec {
   outputs: readonly { dtype: DType; dims: Shape; hint?: string }[];
   attributes?: Record<string, ProtoAttribute>;
   vjp?: VjpRule;
+  /** See {@link GraphNode.diffInputs}. */
+  diffInputs?: readonly (Tensor | undefined)[];
   /** Value-name hint; @default the op type in lower case */
   hint?: string;
 }
@@ -151,6 +158,7 @@ export class Graph {
       outputs,
       attributes: spec.attributes ?? {},
       vjp: spec.vjp,
+      diffInputs: spec.diffInputs ?? spec.inputs,
       index: this.nodes.length,
     };
     for (const o of spec.outputs) {
@@ -179,6 +187,7 @@ export class Graph {
         outputs: [],
         attributes: {},
         vjp: (d) => [d[0]],
+        diffInputs: [t],
         index: this.nodes.length,
       };
       out = new Tensor(this, name, t.dtype, t.dims, node);

@@ -1,9 +1,11 @@
 /**
  * Elementwise math and activations: Sqrt, Exp, Tanh, Erf, Relu, Sigmoid, Softplus, Gelu. Gelu is
- * composed from Mul/Erf/Add (ONNX Gelu needs opset 20), so its gradient comes from its parts.
+ * composed from Mul/Erf/Add (ONNX Gelu needs opset 20), so its gradient comes from its parts. Erf has
+ * no double kernel in onnxruntime's CPU provider; f64 graphs use the decomposition in erf-f64.ts.
  */
 import type { Tensor } from '../graph/graph.js';
 import { add, div, mul, neg, sub, unary } from './arithmetic.js';
+import { erfF64Parts } from './erf-f64.js';
 import { scalar } from './helpers.js';
 import { greater, where } from './select.js';
 
@@ -22,9 +24,19 @@ export function tanh(x: Tensor): Tensor {
   return unary('Tanh', x, (y) => (d) => mul(d, sub(1, mul(y, y))));
 }
 
-/** The error function. */
+/** The error function (decomposed for f64, see erf-f64.ts). */
 export function erf(x: Tensor): Tensor {
-  return unary('Erf', x, () => (d) => mul(d, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI))));
+  const rule = (d: Tensor): Tensor => mul(d, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI)));
+  if (x.dtype !== 'f64') return unary('Erf', x, () => rule);
+  const { negative, value, negated } = erfF64Parts(x);
+  return x.graph.emit({
+    opType: 'Where',
+    inputs: [negative, negated, value],
+    outputs: [{ dtype: 'f64', dims: x.dims }],
+    hint: 'erf',
+    diffInputs: [x],
+    vjp: ([d]) => [rule(d!)],
+  })[0]!;
 }
 
 /** `max(x, 0)`; the gradient at 0 is 0. */

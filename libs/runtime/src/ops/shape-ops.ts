@@ -25,7 +25,12 @@ export function reshape(x: Tensor, spec: readonly number[]): Tensor {
     }
     return s;
   });
-  if (inferAt >= 0) dims[inferAt] = dimDiv(dimProd(x.dims), dimProd(dims.filter((_, i) => i !== inferAt)));
+  if (inferAt >= 0) {
+    const inferred = dimDiv(dimProd(x.dims), dimProd(dims.filter((_, i) => i !== inferAt)));
+    if (isStatic(x.dims) && typeof inferred !== 'number')
+      throw new ShapeError('Reshape', `cannot reshape ${showShape(x.dims)} to ${showShape(spec)}`);
+    dims[inferAt] = inferred;
+  }
   if (isStatic(x.dims) && isStatic(dims) && !dimEq(dimProd(x.dims), dimProd(dims)))
     throw new ShapeError('Reshape', `cannot reshape ${showShape(x.dims)} to ${showShape(spec)}`);
   return x.graph.emit({
