@@ -13,8 +13,19 @@ import {
   readRunEvents,
   readUpdates,
   type DeadLetterRecord,
-  type EventReader, type RunEventCodecs, type RunEventRecord, type UpdateRecord, type UpdatesFrom } from './event-readers.js';
-import { publish, publishWork, type PublishOptions, type PublishResult, type PublishWorkOptions } from './publish.js';
+  type EventReader,
+  type RunEventCodecs,
+  type RunEventRecord,
+  type UpdateRecord,
+  type UpdatesFrom,
+} from './event-readers.js';
+import {
+  publish,
+  publishWork,
+  type PublishOptions,
+  type PublishResult,
+  type PublishWorkOptions,
+} from './publish.js';
 import { ensureStreams, type StreamOptions } from './streams.js';
 import type { EventSubject, UpdateKind, WorkQueue, WorkSubject } from './subjects.js';
 import { WorkConsumer, type WorkConsumerOptions } from './work-consumer.js';
@@ -49,7 +60,9 @@ export interface ConnectBusOptions {
 export async function connectBus(options: ConnectBusOptions): Promise<Bus> {
   const servers = typeof options.servers === 'string' ? [options.servers] : [...options.servers];
   if (servers.length === 0 || servers.some((s) => s.trim() === '')) {
-    throw InvalidArgumentError.fromViolations([{ field: 'servers', problem: 'must name at least one server' }]);
+    throw InvalidArgumentError.fromViolations([
+      { field: 'servers', problem: 'must name at least one server' },
+    ]);
   }
   const logger = (options.logger ?? NOOP_LOGGER).child({ component: 'bus' });
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -108,7 +121,12 @@ export class Bus {
    * @throws InvalidArgumentError (bad/missing msgId), DeadlineExceededError (no PubAck in time:
    *   retry with the same msgId), UnavailableError (no stream or no connection).
    */
-  publishWork<T>(subject: WorkSubject, codec: MessageCodec<T>, message: T, options: PublishWorkOptions): Promise<PublishResult> {
+  publishWork<T>(
+    subject: WorkSubject,
+    codec: MessageCodec<T>,
+    message: T,
+    options: PublishWorkOptions,
+  ): Promise<PublishResult> {
     return publishWork(this.ctx, subject, codec, message, options);
   }
 
@@ -117,7 +135,12 @@ export class Bus {
    * `msgId` is set. Build the subject with `runEventSubject()` or `updateSubject()`.
    * @throws as {@link publishWork}, except that `msgId` is optional.
    */
-  publishEvent<T>(subject: EventSubject, codec: MessageCodec<T>, message: T, options?: PublishOptions): Promise<PublishResult> {
+  publishEvent<T>(
+    subject: EventSubject,
+    codec: MessageCodec<T>,
+    message: T,
+    options?: PublishOptions,
+  ): Promise<PublishResult> {
     return publish(this.ctx, subject, codec, message, options);
   }
 
@@ -125,7 +148,11 @@ export class Bus {
    * Ensures the queue's durable consumer with these settings and returns workers for it.
    * @throws InvalidArgumentError when an option is out of range; UnavailableError when JetStream refuses.
    */
-  async workConsumer<T>(queue: WorkQueue, codec: MessageCodec<T>, options?: WorkConsumerOptions): Promise<WorkConsumer<T>> {
+  async workConsumer<T>(
+    queue: WorkQueue,
+    codec: MessageCodec<T>,
+    options?: WorkConsumerOptions,
+  ): Promise<WorkConsumer<T>> {
     const consumer = await WorkConsumer.create(this.ctx, queue, codec, options);
     this.consumers.add(consumer);
     return consumer;
@@ -143,7 +170,11 @@ export class Bus {
    * Reads policy or route notices from now on (`'new'`) or from the latest stored one (`'last'`).
    * @throws UnavailableError when the reader cannot open.
    */
-  readUpdates<T>(kind: UpdateKind, codec: MessageCodec<T>, from?: UpdatesFrom): Promise<EventReader<UpdateRecord<T>>> {
+  readUpdates<T>(
+    kind: UpdateKind,
+    codec: MessageCodec<T>,
+    from?: UpdatesFrom,
+  ): Promise<EventReader<UpdateRecord<T>>> {
     return readUpdates(this.ctx, kind, codec, from);
   }
 

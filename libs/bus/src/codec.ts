@@ -21,6 +21,8 @@ export function decodeWith<T>(codec: MessageCodec<T>, bytes: Uint8Array, subject
   try {
     return codec.decode(bytes);
   } catch (err) {
-    throw new InvalidArgumentError(`payload on ${subject} does not decode (${bytes.length} bytes)`, { cause: err });
+    throw new InvalidArgumentError(`payload on ${subject} does not decode (${bytes.length} bytes)`, {
+      cause: err,
+    });
   }
 }

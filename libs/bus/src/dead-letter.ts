@@ -93,7 +93,9 @@ export async function publishDeadLetter(ctx: BusContext, source: DeadLetterSourc
       msgID: `dead:${source.stream}:${source.sequence}`,
     });
   } catch (err) {
-    throw new UnavailableError(`dead-letter publish for ${source.stream}#${source.sequence} failed`, { cause: err });
+    throw new UnavailableError(`dead-letter publish for ${source.stream}#${source.sequence} failed`, {
+      cause: err,
+    });
   }
 }
 
@@ -108,7 +110,12 @@ interface MaxDeliverAdvisory {
 function parseAdvisory(data: Uint8Array): MaxDeliverAdvisory | undefined {
   try {
     const v = JSON.parse(new TextDecoder().decode(data)) as Partial<MaxDeliverAdvisory>;
-    if (typeof v.stream === 'string' && typeof v.consumer === 'string' && Number.isInteger(v.stream_seq) && Number.isInteger(v.deliveries)) {
+    if (
+      typeof v.stream === 'string' &&
+      typeof v.consumer === 'string' &&
+      Number.isInteger(v.stream_seq) &&
+      Number.isInteger(v.deliveries)
+    ) {
       return v as MaxDeliverAdvisory;
     }
   } catch {
@@ -122,7 +129,12 @@ function parseAdvisory(data: Uint8Array): MaxDeliverAdvisory | undefined {
  * the dead letters and acks the advisory; on failure naks it so another attempt follows.
  * Never throws.
  */
-export async function moveDeadLetter(ctx: BusContext, queue: WorkQueue, stream: StreamName, advisory: JsMsg): Promise<void> {
+export async function moveDeadLetter(
+  ctx: BusContext,
+  queue: WorkQueue,
+  stream: StreamName,
+  advisory: JsMsg,
+): Promise<void> {
   const a = parseAdvisory(advisory.data);
   if (a === undefined || a.stream !== stream) {
     ctx.logger.error('unusable max-deliveries advisory terminated', { subject: advisory.subject });

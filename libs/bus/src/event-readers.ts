@@ -67,7 +67,10 @@ async function openOrdered(
   deliverPolicy: DeliverPolicy,
 ): Promise<ConsumerMessages> {
   try {
-    const consumer = await ctx.js.consumers.get(stream, { filter_subjects: filter, deliver_policy: deliverPolicy });
+    const consumer = await ctx.js.consumers.get(stream, {
+      filter_subjects: filter,
+      deliver_policy: deliverPolicy,
+    });
     return await consumer.consume();
   } catch (err) {
     throw new UnavailableError(`cannot open a reader on ${stream} (${filter})`, { cause: err });
@@ -101,7 +104,11 @@ function reader<E>(messages: ConsumerMessages, toEvent: (msg: JsMsg) => E | unde
  * @throws InvalidArgumentError when `runId` is not a valid run id.
  * @throws UnavailableError when the reader cannot be opened.
  */
-export async function readRunEvents<T>(ctx: BusContext, runId: string, codecs: RunEventCodecs<T>): Promise<EventReader<RunEventRecord<T>>> {
+export async function readRunEvents<T>(
+  ctx: BusContext,
+  runId: string,
+  codecs: RunEventCodecs<T>,
+): Promise<EventReader<RunEventRecord<T>>> {
   const filter = runEventsFilter(runId);
   const logger = ctx.logger.child({ runId });
   const messages = await openOrdered(ctx, STREAMS.runs, filter, DeliverPolicy.All);
@@ -170,7 +177,10 @@ export interface DeadLetterRecord extends EventMeta {
  * Payloads are not decoded: a dead letter may be exactly the message that does not decode.
  * @throws UnavailableError when the reader cannot be opened.
  */
-export async function readDeadLetters(ctx: BusContext, queue: WorkQueue): Promise<EventReader<DeadLetterRecord>> {
+export async function readDeadLetters(
+  ctx: BusContext,
+  queue: WorkQueue,
+): Promise<EventReader<DeadLetterRecord>> {
   const messages = await openOrdered(ctx, STREAMS.deadLetter, deadLetterSubject(queue), DeliverPolicy.All);
   return reader(messages, (msg) => {
     const headers: Record<string, string> = {};
@@ -178,7 +188,9 @@ export async function readDeadLetters(ctx: BusContext, queue: WorkQueue): Promis
     const reason = headers[DEAD_LETTER_HEADERS.reason] ?? '';
     return {
       queue,
-      reason: (DEAD_LETTER_REASONS as readonly string[]).includes(reason) ? (reason as DeadLetterReason) : 'unknown',
+      reason: (DEAD_LETTER_REASONS as readonly string[]).includes(reason)
+        ? (reason as DeadLetterReason)
+        : 'unknown',
       data: msg.data,
       headers,
       deliveries: Number(headers[DEAD_LETTER_HEADERS.deliveries] ?? 0) || 0,

@@ -36,7 +36,12 @@ export {
   type ParsedRunEventSubject,
 } from './subjects.js';
 export { decodeWith, type MessageCodec } from './codec.js';
-export { streamConfigs, DEFAULT_STREAM_OPTIONS, type StreamOptions, type NamedStreamConfig } from './streams.js';
+export {
+  streamConfigs,
+  DEFAULT_STREAM_OPTIONS,
+  type StreamOptions,
+  type NamedStreamConfig,
+} from './streams.js';
 export { type PublishOptions, type PublishWorkOptions, type PublishResult } from './publish.js';
 export { DEAD_LETTER_HEADERS, DEAD_LETTER_REASONS, type DeadLetterReason } from './dead-letter.js';
 export {

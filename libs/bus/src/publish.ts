@@ -46,7 +46,9 @@ function buildHeaders(options: PublishOptions): MsgHdrs | undefined {
   const h = natsHeaders();
   for (const [key, value] of Object.entries(options.headers)) {
     if (key.toLowerCase().startsWith('nats-')) {
-      throw InvalidArgumentError.fromViolations([{ field: `headers.${key}`, problem: 'Nats-* headers are reserved' }]);
+      throw InvalidArgumentError.fromViolations([
+        { field: `headers.${key}`, problem: 'Nats-* headers are reserved' },
+      ]);
     }
     h.set(key, value);
   }
@@ -88,7 +90,8 @@ export async function publish<T>(
     }
     throw new UnavailableError(`publish to ${subject} failed`, { cause: err });
   }
-  if (ack.duplicate) ctx.logger.debug('duplicate publish ignored by stream', { subject, msgId: options.msgId, seq: ack.seq });
+  if (ack.duplicate)
+    ctx.logger.debug('duplicate publish ignored by stream', { subject, msgId: options.msgId, seq: ack.seq });
   return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
 }
 

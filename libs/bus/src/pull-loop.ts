@@ -40,6 +40,8 @@ export class PullLoop {
       try {
         const batch = await this.consumer.fetch({ max_messages: 1, expires: this.options.expiresMs });
         this.open.add(batch);
+        // stop() may have run while fetch() was resolving, before this batch was in `open`.
+        if (this.stopping) void batch.close();
         try {
           for await (const m of batch) msg = m;
         } finally {

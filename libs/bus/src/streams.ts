@@ -5,7 +5,14 @@
  * storage, `duplicate_window`, `max_age`, `discard`. Nothing newer (no per-message TTL, no
  * compression, no subject transforms, no metadata) is set, so the configs are accepted as they are.
  */
-import { DiscardPolicy, JetStreamApiError, JetStreamApiCodes, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  JetStreamApiCodes,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '@rest/service-kit';
 import type { BusContext } from './context.js';
@@ -61,11 +68,18 @@ export const DEFAULT_STREAM_OPTIONS: Readonly<ResolvedStreamOptions> = Object.fr
 function resolve(options: StreamOptions): ResolvedStreamOptions {
   const r = { ...DEFAULT_STREAM_OPTIONS, ...stripUndefined(options) };
   const violations = [];
-  for (const key of ['duplicateWindowMs', 'runEventsMaxAgeMs', 'updatesMaxAgeMs', 'deadLetterMaxAgeMs'] as const) {
-    if (!Number.isInteger(r[key]) || r[key] <= 0) violations.push({ field: key, problem: 'must be a positive integer (ms)' });
+  for (const key of [
+    'duplicateWindowMs',
+    'runEventsMaxAgeMs',
+    'updatesMaxAgeMs',
+    'deadLetterMaxAgeMs',
+  ] as const) {
+    if (!Number.isInteger(r[key]) || r[key] <= 0)
+      violations.push({ field: key, problem: 'must be a positive integer (ms)' });
   }
   for (const key of ['runEventsMaxAgeMs', 'updatesMaxAgeMs', 'deadLetterMaxAgeMs'] as const) {
-    if (r[key] < r.duplicateWindowMs) violations.push({ field: key, problem: 'must be at least duplicateWindowMs' });
+    if (r[key] < r.duplicateWindowMs)
+      violations.push({ field: key, problem: 'must be at least duplicateWindowMs' });
   }
   if (!Number.isInteger(r.replicas) || r.replicas < 1 || r.replicas > 5) {
     violations.push({ field: 'replicas', problem: 'must be an integer in [1, 5]' });
@@ -93,18 +107,16 @@ export function streamConfigs(options: StreamOptions = {}): NamedStreamConfig[] 
     duplicate_window: nanos(o.duplicateWindowMs),
     discard: DiscardPolicy.Old,
   };
-  const work = WORK_QUEUES.map(
-    (queue): NamedStreamConfig => ({
-      ...common,
-      name: workStream(queue),
-      subjects: [workSubject(queue)],
-      // Work-queue retention: a message is removed once acked (or terminated); until then it stays
-      // even past max_deliver, which is what lets the dead-letter mover fetch it by sequence.
-      retention: RetentionPolicy.Workqueue,
-      // Refuse new work rather than silently dropping queued shards when a limit is hit.
-      discard: DiscardPolicy.New,
-    }),
-  );
+  const work = WORK_QUEUES.map((queue): NamedStreamConfig => ({
+    ...common,
+    name: workStream(queue),
+    subjects: [workSubject(queue)],
+    // Work-queue retention: a message is removed once acked (or terminated); until then it stays
+    // even past max_deliver, which is what lets the dead-letter mover fetch it by sequence.
+    retention: RetentionPolicy.Workqueue,
+    // Refuse new work rather than silently dropping queued shards when a limit is hit.
+    discard: DiscardPolicy.New,
+  }));
   return [
     ...work,
     {

@@ -88,7 +88,10 @@ export function isRunEvent(value: string): value is RunEvent {
 export function validateRunId(runId: string): string {
   if (!RUN_ID_PATTERN.test(runId)) {
     throw InvalidArgumentError.fromViolations([
-      { field: 'runId', problem: `must match ${RUN_ID_PATTERN.source} (no dots, wildcards or spaces), got ${JSON.stringify(runId)}` },
+      {
+        field: 'runId',
+        problem: `must match ${RUN_ID_PATTERN.source} (no dots, wildcards or spaces), got ${JSON.stringify(runId)}`,
+      },
     ]);
   }
   return runId;
@@ -96,7 +99,9 @@ export function validateRunId(runId: string): string {
 
 function checkWorkQueue(queue: string): WorkQueue {
   if (!isWorkQueue(queue)) {
-    throw InvalidArgumentError.fromViolations([{ field: 'queue', problem: `must be one of ${WORK_QUEUES.join(', ')}` }]);
+    throw InvalidArgumentError.fromViolations([
+      { field: 'queue', problem: `must be one of ${WORK_QUEUES.join(', ')}` },
+    ]);
   }
   return queue;
 }
@@ -116,7 +121,9 @@ export function workSubject(queue: WorkQueue): WorkSubject {
 export function parseWorkSubject(subject: string): WorkQueue {
   const match = /^rest\.work\.([a-z]+)$/.exec(subject);
   if (match?.[1] === undefined || !isWorkQueue(match[1])) {
-    throw InvalidArgumentError.fromViolations([{ field: 'subject', problem: `not a work subject: ${subject}` }]);
+    throw InvalidArgumentError.fromViolations([
+      { field: 'subject', problem: `not a work subject: ${subject}` },
+    ]);
   }
   return match[1];
 }
@@ -156,7 +163,9 @@ export const DEAD_LETTER_FILTER = `${PREFIX}.dead.>`;
 export function runEventSubject(runId: string, event: RunEvent): EventSubject {
   validateRunId(runId);
   if (!isRunEvent(event)) {
-    throw InvalidArgumentError.fromViolations([{ field: 'event', problem: `must be one of ${RUN_EVENTS.join(', ')}` }]);
+    throw InvalidArgumentError.fromViolations([
+      { field: 'event', problem: `must be one of ${RUN_EVENTS.join(', ')}` },
+    ]);
   }
   return `${PREFIX}.runs.${runId}.${event}` as EventSubject;
 }
@@ -194,7 +203,9 @@ export function parseRunEventSubject(subject: string): ParsedRunEventSubject {
   const runId = dot > 0 ? rest.slice(0, dot) : '';
   const event = dot > 0 ? rest.slice(dot + 1) : '';
   if (!RUN_ID_PATTERN.test(runId) || !isRunEvent(event)) {
-    throw InvalidArgumentError.fromViolations([{ field: 'subject', problem: `not a run-event subject: ${subject}` }]);
+    throw InvalidArgumentError.fromViolations([
+      { field: 'subject', problem: `not a run-event subject: ${subject}` },
+    ]);
   }
   return { runId, event };
 }

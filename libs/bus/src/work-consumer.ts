@@ -63,8 +63,8 @@ export interface WorkContext {
   readonly logger: Logger;
 }
 
-/** Processes one work message; resolve to ack, throw to nak (or dead-letter, see `isRetryable`). */
-export type WorkHandler<T> = (message: T, context: WorkContext) => Promise<void>;
+/** Processes one work message; return (or resolve) to ack, throw (or reject) to nak or dead-letter (see `isRetryable`). */
+export type WorkHandler<T> = (message: T, context: WorkContext) => Promise<void> | void;
 
 /** Options of {@link WorkConsumer.consume}. */
 export interface ConsumeOptions {
@@ -111,15 +111,31 @@ function resolveOptions(o: WorkConsumerOptions): Resolved {
   check('ackWaitMs', Number.isInteger(r.ackWaitMs) && r.ackWaitMs >= 100, 'must be an integer ≥ 100');
   check('maxDeliver', Number.isInteger(r.maxDeliver) && r.maxDeliver >= 1, 'must be an integer ≥ 1');
   check('maxAckPending', Number.isInteger(r.maxAckPending) && r.maxAckPending >= 1, 'must be an integer ≥ 1');
-  check('pullExpiresMs', Number.isInteger(r.pullExpiresMs) && r.pullExpiresMs >= 1000, 'must be an integer ≥ 1000');
-  check('retryInitialMs', Number.isInteger(r.retryInitialMs) && r.retryInitialMs >= 0, 'must be an integer ≥ 0');
-  check('retryMaxMs', Number.isInteger(r.retryMaxMs) && r.retryMaxMs >= r.retryInitialMs, 'must be ≥ retryInitialMs');
+  check(
+    'pullExpiresMs',
+    Number.isInteger(r.pullExpiresMs) && r.pullExpiresMs >= 1000,
+    'must be an integer ≥ 1000',
+  );
+  check(
+    'retryInitialMs',
+    Number.isInteger(r.retryInitialMs) && r.retryInitialMs >= 0,
+    'must be an integer ≥ 0',
+  );
+  check(
+    'retryMaxMs',
+    Number.isInteger(r.retryMaxMs) && r.retryMaxMs >= r.retryInitialMs,
+    'must be ≥ retryInitialMs',
+  );
   if (bad.length > 0) throw InvalidArgumentError.fromViolations(bad);
   return r;
 }
 
 /** Creates the durable consumer, or updates its mutable settings when it exists with others. */
-async function ensureConsumer(ctx: BusContext, stream: StreamName, config: Partial<ConsumerConfig>): Promise<Consumer> {
+async function ensureConsumer(
+  ctx: BusContext,
+  stream: StreamName,
+  config: Partial<ConsumerConfig>,
+): Promise<Consumer> {
   const name = config.durable_name ?? '';
   try {
     try {
@@ -227,7 +243,8 @@ export class WorkConsumer<T> {
         });
         const done = await Promise.race([running.then(() => true as const), timedOut]);
         clearTimeout(timer);
-        if (!done) logger.warn('work consumer stop timed out; in-flight messages will be redelivered', { timeoutMs });
+        if (!done)
+          logger.warn('work consumer stop timed out; in-flight messages will be redelivered', { timeoutMs });
         return done;
       },
     };
@@ -294,7 +311,12 @@ export class WorkConsumer<T> {
     return Math.round(base / 2 + (Math.random() * base) / 2);
   }
 
-  private async deadLetter(msg: JsMsg, reason: DeadLetterReason, err: unknown, logger: Logger): Promise<void> {
+  private async deadLetter(
+    msg: JsMsg,
+    reason: DeadLetterReason,
+    err: unknown,
+    logger: Logger,
+  ): Promise<void> {
     try {
       await publishDeadLetter(this.ctx, {
         queue: this.queue,

@@ -27,7 +27,8 @@ export const ItemCodec: MessageCodec<Item> = {
     const text = decoder.decode(bytes);
     if (!text.startsWith(MAGIC)) throw new Error('not an Item: bad magic');
     const value = JSON.parse(text.slice(MAGIC.length)) as Partial<Item>;
-    if (typeof value.id !== 'string' || typeof value.n !== 'number') throw new Error('not an Item: bad fields');
+    if (typeof value.id !== 'string' || typeof value.n !== 'number')
+      throw new Error('not an Item: bad fields');
     return { id: value.id, n: value.n };
   },
 };
@@ -73,7 +74,10 @@ export class Inbox<T> {
 export async function within<T>(promise: Promise<T>, what: string, deadlineMs = 10_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${deadlineMs} ms waiting for ${what}`)), deadlineMs);
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${deadlineMs} ms waiting for ${what}`)),
+      deadlineMs,
+    );
   });
   try {
     return await Promise.race([promise, deadline]);
@@ -98,11 +102,20 @@ export interface HoldingWorker {
 }
 
 /** Starts fixtures/holding-worker.ts against `url`. */
-export function spawnHoldingWorker(url: string, queue: string, ackWaitMs: number, maxDeliver: number): HoldingWorker {
+export function spawnHoldingWorker(
+  url: string,
+  queue: string,
+  ackWaitMs: number,
+  maxDeliver: number,
+): HoldingWorker {
   const fixture = fileURLToPath(new URL('./fixtures/holding-worker.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fixture, url, queue, String(ackWaitMs), String(maxDeliver)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', fixture, url, queue, String(ackWaitMs), String(maxDeliver)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -113,7 +126,9 @@ export function spawnHoldingWorker(url: string, queue: string, ackWaitMs: number
       const m = /holding (\d+) (\d+)\n/.exec(out);
       if (m) resolve({ seq: Number(m[1]), deliveryCount: Number(m[2]) });
     });
-    child.once('exit', (code) => reject(new Error(`holding worker exited (${code}) before holding a message: ${stderr}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`holding worker exited (${code}) before holding a message: ${stderr}`)),
+    );
   });
   holding.catch(() => undefined);
   return {

@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { headers } from '@nats-io/nats-core';
-import { DEAD_LETTER_HEADERS, STREAMS, connectBus, workConsumerName, workSubject, type Bus, type WorkContext } from '@rest/bus';
+import {
+  DEAD_LETTER_HEADERS,
+  STREAMS,
+  connectBus,
+  workConsumerName,
+  workSubject,
+  type Bus,
+  type WorkContext,
+} from '@rest/bus';
 import { InvalidArgumentError } from '@rest/service-kit';
 import { startNatsServer, type NatsServer } from '@rest/testkit';
 import { Inbox, ItemCodec, resetStreams, spawnHoldingWorker, within, type Item } from './helpers.js';
@@ -47,7 +55,9 @@ describe('work queues', () => {
 
       const got = new Inbox<{ item: Item; ctx: WorkContext }>();
       const consumer = await bus.workConsumer('grow', ItemCodec, { ackWaitMs, maxDeliver: 5 });
-      const sub = consumer.consume(async (item, ctx) => got.push({ item, ctx }));
+      const sub = consumer.consume((item, ctx) => {
+        got.push({ item, ctx });
+      });
       const redelivered = await got.next('the redelivery to the second worker');
       await sub.stop();
 
@@ -64,13 +74,23 @@ describe('work queues', () => {
   test('WorkConsumer: after max deliveries a failing message lands on the dead-letter subject with payload and source headers', async () => {
     const deadLetters = await bus.readDeadLetters('grow');
     const attempts = new Inbox<number>();
-    const consumer = await bus.workConsumer('grow', ItemCodec, { ackWaitMs: 2_000, maxDeliver: 3, retryInitialMs: 20, retryMaxMs: 50 });
-    const sub = consumer.consume(async (_item, ctx) => {
+    const consumer = await bus.workConsumer('grow', ItemCodec, {
+      ackWaitMs: 2_000,
+      maxDeliver: 3,
+      retryInitialMs: 20,
+      retryMaxMs: 50,
+    });
+    const sub = consumer.consume((_item, ctx) => {
       attempts.push(ctx.deliveryCount);
       throw new Error('reward server unavailable');
     });
     try {
-      const published = await bus.publishWork(GROW, ItemCodec, { id: 'poison', n: 7 }, { msgId: 'run1:grow:7', headers: { 'Rest-Run-Id': 'run1' } });
+      const published = await bus.publishWork(
+        GROW,
+        ItemCodec,
+        { id: 'poison', n: 7 },
+        { msgId: 'run1:grow:7', headers: { 'Rest-Run-Id': 'run1' } },
+      );
       const iterator = deadLetters[Symbol.asyncIterator]();
       const dead = await within(iterator.next(), 'the dead letter');
       assert.equal(dead.done, false);
@@ -84,7 +104,10 @@ describe('work queues', () => {
       assert.equal(letter.headers[DEAD_LETTER_HEADERS.consumer], workConsumerName('grow'));
       assert.equal(letter.headers[DEAD_LETTER_HEADERS.msgId], 'run1:grow:7');
       assert.equal(letter.headers['Rest-Run-Id'], 'run1', 'original headers are kept');
-      assert.deepEqual([await attempts.next('1st'), await attempts.next('2nd'), await attempts.next('3rd')], [1, 2, 3]);
+      assert.deepEqual(
+        [await attempts.next('1st'), await attempts.next('2nd'), await attempts.next('3rd')],
+        [1, 2, 3],
+      );
       assert.equal(await workStreamMessages(), 0, 'the mover removes it from the work stream');
     } finally {
       await sub.stop();
@@ -102,7 +125,9 @@ describe('work queues', () => {
       // Something must run the mover: a live worker of the queue does.
       const consumer = await bus.workConsumer('grow', ItemCodec, { ackWaitMs: 500, maxDeliver: 1 });
       const calls = new Inbox<Item>();
-      const sub = consumer.consume(async (item) => calls.push(item));
+      const sub = consumer.consume((item) => {
+        calls.push(item);
+      });
       const dead = await within(deadLetters[Symbol.asyncIterator]().next(), 'the dead letter');
       await sub.stop();
       assert.equal(dead.done, false);
@@ -126,7 +151,9 @@ describe('work queues', () => {
 
     const got = new Inbox<string>();
     const consumer = await bus.workConsumer('grow', ItemCodec);
-    const sub = consumer.consume(async (item) => got.push(item.id));
+    const sub = consumer.consume((item) => {
+      got.push(item.id);
+    });
     const ids = [await got.next('first'), await got.next('sentinel')];
     await sub.stop();
     assert.deepEqual(ids, ['dup', 'sentinel'], 'the duplicate was never queued: the sentinel comes next');
@@ -138,7 +165,10 @@ describe('work queues', () => {
       bus.publishWork(GROW, ItemCodec, { id: 'x', n: 1 }, {} as { msgId: string }),
       (err: unknown) => err instanceof InvalidArgumentError && /msgId/.test(err.message),
     );
-    await assert.rejects(bus.publishWork(GROW, ItemCodec, { id: 'x', n: 1 }, { msgId: 'has space' }), InvalidArgumentError);
+    await assert.rejects(
+      bus.publishWork(GROW, ItemCodec, { id: 'x', n: 1 }, { msgId: 'has space' }),
+      InvalidArgumentError,
+    );
   });
 
   test('WorkConsumer: an undecodable payload is terminated, dead-lettered and never redelivered', async () => {
@@ -152,7 +182,9 @@ describe('work queues', () => {
 
     const got = new Inbox<{ id: string; deliveryCount: number }>();
     const consumer = await bus.workConsumer('grow', ItemCodec, { ackWaitMs: 500, maxDeliver: 5 });
-    const sub = consumer.consume(async (item, ctx) => got.push({ id: item.id, deliveryCount: ctx.deliveryCount }));
+    const sub = consumer.consume((item, ctx) => {
+      got.push({ id: item.id, deliveryCount: ctx.deliveryCount });
+    });
     try {
       const dead = await within(deadLetters[Symbol.asyncIterator]().next(), 'the undecodable dead letter');
       assert.equal(dead.done, false);
@@ -160,7 +192,10 @@ describe('work queues', () => {
       assert.deepEqual([...dead.value.data], [...garbage], 'the original bytes');
       assert.equal(dead.value.deliveries, 1);
       assert.equal(dead.value.headers['Rest-Run-Id'], 'run1');
-      assert.deepEqual(await got.next('the message after the garbage'), { id: 'after-garbage', deliveryCount: 1 });
+      assert.deepEqual(await got.next('the message after the garbage'), {
+        id: 'after-garbage',
+        deliveryCount: 1,
+      });
       assert.equal(await sub.stop(), true, 'stop() returns once every settled message is confirmed');
 
       const info = await jsm.consumers.info(STREAMS.workGrow, workConsumerName('grow'));
