@@ -160,6 +160,15 @@ describe('work queues', () => {
     assert.equal(got.size, 0);
   });
 
+  test('Bus.workConsumer: a second call with other settings updates the shared durable consumer', async () => {
+    await bus.workConsumer('grow', ItemCodec, { ackWaitMs: 1_000, maxDeliver: 2 });
+    await bus.workConsumer('grow', ItemCodec, { ackWaitMs: 3_000, maxDeliver: 4 });
+    const info = await jsm.consumers.info(STREAMS.workGrow, workConsumerName('grow'));
+    assert.equal(info.config.ack_wait, 3_000 * 1_000_000);
+    assert.equal(info.config.max_deliver, 4);
+    assert.equal(info.config.ack_policy, 'explicit');
+  });
+
   test('publishWork: rejects a missing or malformed msgId', async () => {
     await assert.rejects(
       bus.publishWork(GROW, ItemCodec, { id: 'x', n: 1 }, {} as { msgId: string }),
