@@ -592,7 +592,10 @@ export interface DpoParams {
   beta: number;
   /** How pairs are built; UNSPECIFIED: BEST_WORST. */
   pairSelection: PairSelection;
-  /** Smallest reward gap R(y_w) - R(y_l) of a pair, on the run's reward scale; 0 means 0.1. */
+  /**
+   * MIN_GAP only: smallest reward gap R(y_w) - R(y_l) of a pair, on the run's reward scale;
+   * 0 means 0.1.
+   */
   minRewardGap: number;
   /** Drop the S_ref terms (reference-free DPO). */
   referenceFree: boolean;
