@@ -13,18 +13,9 @@ import { mul } from '../ops/arithmetic.js';
 import { reduceSum } from '../ops/reduce.js';
 import { Session, type HostTensor } from '../session/session.js';
 import { isStatic, showShape } from '../graph/dims.js';
+import { rng } from '../params/random.js';
 
-/** A deterministic PRNG (mulberry32) returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** Uniform f64 data in [lo, hi). */
 export function uniform(n: number, rand: () => number, lo = -1, hi = 1): Float64Array {
