@@ -7,7 +7,7 @@
 import type { DType } from '../onnx/dtype.js';
 import type { ProtoAttribute, ProtoGraph, ProtoModel, ProtoTensor, ProtoValueInfo } from '../onnx/model-proto.js';
 import { encodeModel } from '../onnx/model-proto.js';
-import { canonDim, type Dim, type Shape } from './dims.js';
+import { canonDim, type Shape } from './dims.js';
 import { GraphError } from './errors.js';
 
 /** Data for a constant tensor. */
@@ -170,8 +170,7 @@ export class Graph {
 
   /** Whether `t` is readable in this graph (its own or an enclosing graph's value). */
   owns(t: Tensor): boolean {
-    for (let g: Graph | undefined = this; g !== undefined; g = g.parent) if (t.graph === g) return true;
-    return false;
+    return t.graph === this || (this.parent !== undefined && this.parent.owns(t));
   }
 
   /** Marks `t` as a graph output named `name` (adding an Identity when the name differs). */

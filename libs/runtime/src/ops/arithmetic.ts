@@ -14,9 +14,8 @@ export function binary(op: string, a: Tensor, b: Tensor, vjp: ((y: Tensor) => Vj
   if (a.dtype !== b.dtype)
     throw new DTypeError(op, `operand dtypes differ: ${a.dtype} ${showShape(a.dims)} vs ${b.dtype} ${showShape(b.dims)}`);
   const dims = broadcastShapes(op, [a.dims, b.dims]);
-  let y: Tensor | undefined;
-  const rule: VjpRule | undefined = vjp === undefined ? undefined : (d, needs) => vjp(y!)(d, needs);
-  y = g.emit({ opType: op, inputs: [a, b], outputs: [{ dtype: a.dtype, dims }], vjp: rule })[0]!;
+  const rule: VjpRule | undefined = vjp === undefined ? undefined : (d, needs) => vjp(y)(d, needs);
+  const y: Tensor = g.emit({ opType: op, inputs: [a, b], outputs: [{ dtype: a.dtype, dims }], vjp: rule })[0]!;
   return y;
 }
 
@@ -88,8 +87,7 @@ export function unary(op: string, x: Tensor, rule: ((y: Tensor) => (d: Tensor) =
   const g = x.graph;
   if (x.dtype !== 'f32' && x.dtype !== 'f64' && rule !== undefined)
     throw new DTypeError(op, `expects a float tensor, got ${x.dtype}`);
-  let y: Tensor | undefined;
-  const vjp: VjpRule | undefined = rule === undefined ? undefined : ([d]) => [rule(y!)(d!)];
-  y = g.emit({ opType: op, inputs: [x], outputs: [{ dtype: x.dtype, dims: x.dims }], vjp, attributes })[0]!;
+  const vjp: VjpRule | undefined = rule === undefined ? undefined : ([d]) => [rule(y)(d!)];
+  const y: Tensor = g.emit({ opType: op, inputs: [x], outputs: [{ dtype: x.dtype, dims: x.dims }], vjp, attributes })[0]!;
   return y;
 }

@@ -19,13 +19,12 @@ function reduce(op: string, x: Tensor, axes: readonly number[], keepdims: boolea
     if (!norm.includes(i)) dims.push(d);
     else if (keepdims) dims.push(1);
   });
-  let y: Tensor | undefined;
-  y = x.graph.emit({
+  const y: Tensor = x.graph.emit({
     opType: op,
     inputs: [x, int64s(x.graph, norm)],
     outputs: [{ dtype: x.dtype, dims }],
     attributes: { keepdims: { kind: 'int', value: keepdims ? 1 : 0 } },
-    vjp: (d, n) => vjp(y!)(d, n),
+    vjp: (d, n) => vjp(y)(d, n),
   })[0]!;
   return y;
 }

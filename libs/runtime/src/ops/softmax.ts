@@ -14,14 +14,13 @@ function check(op: string, x: Tensor, axis: number): number {
 /** `exp(x) / sum(exp(x))` along `axis`. @default axis -1 */
 export function softmax(x: Tensor, axis = -1): Tensor {
   const a = check('Softmax', x, axis);
-  let y: Tensor | undefined;
-  y = x.graph.emit({
+  const y: Tensor = x.graph.emit({
     opType: 'Softmax',
     inputs: [x],
     outputs: [{ dtype: x.dtype, dims: x.dims }],
     attributes: { axis: { kind: 'int', value: a } },
     // dx = y * (d - sum(d * y))
-    vjp: ([d]) => [mul(y!, sub(d!, reduceSum(mul(d!, y!), [a], true)))],
+    vjp: ([d]) => [mul(y, sub(d!, reduceSum(mul(d!, y), [a], true)))],
   })[0]!;
   return y;
 }
@@ -29,14 +28,13 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 /** `x - log(sum(exp(x)))` along `axis`. @default axis -1 */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const a = check('LogSoftmax', x, axis);
-  let y: Tensor | undefined;
-  y = x.graph.emit({
+  const y: Tensor = x.graph.emit({
     opType: 'LogSoftmax',
     inputs: [x],
     outputs: [{ dtype: x.dtype, dims: x.dims }],
     attributes: { axis: { kind: 'int', value: a } },
     // dx = d - softmax(x) * sum(d)
-    vjp: ([d]) => [sub(d!, mul(exp(y!), reduceSum(d!, [a], true)))],
+    vjp: ([d]) => [sub(d!, mul(exp(y), reduceSum(d!, [a], true)))],
   })[0]!;
   return y;
 }

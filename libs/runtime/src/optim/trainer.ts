@@ -5,7 +5,7 @@
  * With `microBatches > 1` a `grad` graph accumulates into swapping accumulator buffers and an `apply`
  * graph updates once; the step's gradient is the mean of the micro-batch gradients.
  */
-import type { FlatBuffer, ParamTable } from '../params/param-table.js';
+import type { FlatBuffer } from '../params/param-table.js';
 import { Session, type HostTensor, type SessionOptions } from '../session/session.js';
 import { OPTIMIZER_SLOTS } from './optimizers.js';
 import { buildTrainStep, type TrainStepSpec } from './train-step.js';

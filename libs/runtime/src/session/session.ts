@@ -154,7 +154,7 @@ export class Session {
     const result = await this.session.run(ortFeeds, fetches);
     const out: Record<string, HostTensor> = {};
     for (const n of names) {
-      const r = result[n] as ort.Tensor | undefined;
+      const r = result[n];
       if (r === undefined) throw new SessionIoError(`output ${n} missing from the run`);
       const dst = into[n];
       // onnxruntime-node writes pre-bound outputs into the caller's memory (session.test.ts checks it).

@@ -19,7 +19,7 @@ export type GradCase = [
 /** Registers one test per case under `<unit> gradient: <name>`. */
 export function gradCases(unit: string, cases: readonly GradCase[]): void {
   for (const [name, inputs, fn, opts] of cases) {
-    test(`${unit} gradient: ${name}`, async (t) => {
+    void test(`${unit} gradient: ${name}`, async (t) => {
       const res = await gradCheck(inputs, fn, opts);
       t.diagnostic(`max rel error ${res.maxRelError.toExponential(2)}`);
       assert.ok(res.maxRelError <= OP_GRAD_TOLERANCE, JSON.stringify(res.perInput));
