@@ -32,11 +32,4 @@ export {
 } from './metrics/chrf.js';
 export { MetricInputError, MetricOptionError, UnknownTokenizerError } from './metrics/errors.js';
 export { SACREBLEU_VERSION, type NumRefs } from './metrics/signature.js';
-export {
-  Ter,
-  TerReference,
-  corpusTer,
-  sentenceTer,
-  type TerOptions,
-  type TerScore,
-} from './metrics/ter.js';
+export { Ter, TerReference, corpusTer, sentenceTer, type TerOptions, type TerScore } from './metrics/ter.js';

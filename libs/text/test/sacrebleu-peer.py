@@ -8,7 +8,9 @@ on stdout, one result per job, in order. Jobs:
   {"kind": "sentence", "metric": ..., "options": {...}, "pairs": [[hyp, [ref, ...]], ...]}
                                                     -> [score fields + signature]
   {"kind": "tokenize", "tokenizer": "13a"|"intl"|"char"|"none"|"ter", "options": {...},
-   "lines": [str]}                                  -> [str]
+   "lines": [str]}                                  -> [str]: BLEU tokenizers on the raw line, their
+                                                       output re-split as BLEU splits it; tercom after
+                                                       rstrip, as TER calls it
   {"kind": "unicode-classes", "classes": ["P", ...]} -> {class: [[first, last], ...]} code point
                                                        ranges matched by the `regex` module's \\p{..}
   {"kind": "time", "metric": ..., "options": {...}, "pairs": [[hyp, [ref, ...]], ...]}
@@ -61,7 +63,7 @@ def run(job):
             tok = TercomTokenizer(**job["options"])
             return [tok(line.rstrip()) for line in job["lines"]]
         tok = BLEU(tokenize=job["tokenizer"]).tokenizer
-        return [tok(line.rstrip()) for line in job["lines"]]
+        return [" ".join(tok(line).split()) for line in job["lines"]]
     if kind == "unicode-classes":
         everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
         out = {}

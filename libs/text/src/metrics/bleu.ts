@@ -101,7 +101,8 @@ export function computeBleu(
   options: Pick<BleuOptions, 'smoothMethod' | 'smoothValue' | 'effectiveOrder'> = {},
 ): BleuScore {
   const method = options.smoothMethod ?? 'exp';
-  const value = options.smoothValue ?? (method === 'floor' || method === 'add-k' ? BLEU_SMOOTH_DEFAULTS[method] : 0);
+  const value =
+    options.smoothValue ?? (method === 'floor' || method === 'add-k' ? BLEU_SMOOTH_DEFAULTS[method] : 0);
   const maxOrder = correct.length;
   let bp = 1.0;
   if (sysLen < refLen) bp = sysLen > 0 ? Math.exp(1 - refLen / sysLen) : 0.0;
@@ -151,7 +152,10 @@ interface ResolvedBleuOptions {
 function resolve(options: BleuOptions): ResolvedBleuOptions {
   const smoothMethod = options.smoothMethod ?? 'exp';
   if (!(BLEU_SMOOTH_METHODS as readonly string[]).includes(smoothMethod)) {
-    throw new MetricOptionError('smoothMethod', `unknown method ${JSON.stringify(smoothMethod)} (known: ${BLEU_SMOOTH_METHODS.join(', ')})`);
+    throw new MetricOptionError(
+      'smoothMethod',
+      `unknown method ${JSON.stringify(smoothMethod)} (known: ${BLEU_SMOOTH_METHODS.join(', ')})`,
+    );
   }
   if (options.smoothValue !== undefined && !Number.isFinite(options.smoothValue)) {
     throw new MetricOptionError('smoothValue', 'must be a finite number');
@@ -207,13 +211,20 @@ export class Bleu {
     const vocab = new Map<string, number>();
     const seqs = references.map((r) => internAll(vocab, this.preprocess(r)));
     const table = new NgramTable(seqs, vocab.size, this.opts.maxNgramOrder);
-    return new BleuReference(this, vocab, table, seqs.map((s) => s.length));
+    return new BleuReference(
+      this,
+      vocab,
+      table,
+      seqs.map((s) => s.length),
+    );
   }
 
   private own(references: readonly string[] | BleuReference): BleuReference {
     if (!(references instanceof BleuReference)) return this.prepare(references);
     if (references.owner !== this) {
-      throw new MetricInputError('BLEU: a prepared reference can only be used with the Bleu instance that prepared it');
+      throw new MetricInputError(
+        'BLEU: a prepared reference can only be used with the Bleu instance that prepared it',
+      );
     }
     return references;
   }
@@ -313,8 +324,15 @@ export class Bleu {
  * Sentence BLEU as `sacrebleu.sentence_bleu`: effective order on unless turned off.
  * @throws as {@link Bleu}'s constructor and {@link Bleu.sentenceScore}.
  */
-export function sentenceBleu(hypothesis: string, references: readonly string[], options: BleuOptions = {}): BleuScore {
-  return new Bleu({ ...options, effectiveOrder: options.effectiveOrder ?? true }).sentenceScore(hypothesis, references);
+export function sentenceBleu(
+  hypothesis: string,
+  references: readonly string[],
+  options: BleuOptions = {},
+): BleuScore {
+  return new Bleu({ ...options, effectiveOrder: options.effectiveOrder ?? true }).sentenceScore(
+    hypothesis,
+    references,
+  );
 }
 
 /**

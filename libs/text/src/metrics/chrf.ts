@@ -102,9 +102,12 @@ function resolve(options: ChrfOptions): ResolvedChrfOptions {
     whitespace: options.whitespace ?? false,
     epsSmoothing: options.epsSmoothing ?? false,
   };
-  if (!Number.isInteger(r.charOrder) || r.charOrder < 1) throw new MetricOptionError('charOrder', 'must be an integer >= 1');
-  if (!Number.isInteger(r.wordOrder) || r.wordOrder < 0) throw new MetricOptionError('wordOrder', 'must be an integer >= 0');
-  if (!Number.isFinite(r.beta) || r.beta < 0) throw new MetricOptionError('beta', 'must be a finite number >= 0');
+  if (!Number.isInteger(r.charOrder) || r.charOrder < 1)
+    throw new MetricOptionError('charOrder', 'must be an integer >= 1');
+  if (!Number.isInteger(r.wordOrder) || r.wordOrder < 0)
+    throw new MetricOptionError('wordOrder', 'must be an integer >= 0');
+  if (!Number.isFinite(r.beta) || r.beta < 0)
+    throw new MetricOptionError('beta', 'must be a finite number >= 0');
   return r;
 }
 
@@ -164,7 +167,9 @@ export class Chrf {
   private own(references: readonly string[] | ChrfReference): ChrfReference {
     if (!(references instanceof ChrfReference)) return this.prepare(references);
     if (references.owner !== this) {
-      throw new MetricInputError('chrF: a prepared reference can only be used with the Chrf instance that prepared it');
+      throw new MetricInputError(
+        'chrF: a prepared reference can only be used with the Chrf instance that prepared it',
+      );
     }
     return references;
   }
@@ -175,7 +180,14 @@ export class Chrf {
   }
 
   /** Appends one side's [hyp, ref, match] triples for orders 1..order. */
-  private addOrders(out: number[], table: NgramTable, hypIds: Int32Array, hypLen: number, refLen: number, order: number): void {
+  private addOrders(
+    out: number[],
+    table: NgramTable,
+    hypIds: Int32Array,
+    hypLen: number,
+    refLen: number,
+    order: number,
+  ): void {
     const m = this.matches;
     m.fill(0);
     table.addMatches(hypIds, hypLen, m);
@@ -257,7 +269,8 @@ export class Chrf {
    */
   scoreFromStatistics(stats: readonly number[]): ChrfScore {
     const want = 3 * (this.opts.charOrder + this.opts.wordOrder);
-    if (stats.length !== want) throw new MetricInputError(`chrF: statistics must have ${want} entries, got ${stats.length}`);
+    if (stats.length !== want)
+      throw new MetricInputError(`chrF: statistics must have ${want} entries, got ${stats.length}`);
     return { score: this.fScore(stats), name: this.name };
   }
 
@@ -302,7 +315,11 @@ export class Chrf {
  * Sentence chrF as `sacrebleu.sentence_chrf` (chrF++ with `wordOrder: 2`).
  * @throws as {@link Chrf}'s constructor and {@link Chrf.sentenceScore}.
  */
-export function sentenceChrf(hypothesis: string, references: readonly string[], options: ChrfOptions = {}): ChrfScore {
+export function sentenceChrf(
+  hypothesis: string,
+  references: readonly string[],
+  options: ChrfOptions = {},
+): ChrfScore {
   return new Chrf(options).sentenceScore(hypothesis, references);
 }
 

@@ -9,7 +9,11 @@ import { MetricInputError } from './errors.js';
  * as the hypotheses (`references[k][i]` is the k-th reference of segment i).
  * @throws {MetricInputError} otherwise, naming the metric and the offending stream.
  */
-export function checkCorpus(metric: string, hypotheses: readonly string[], references: readonly (readonly string[])[]): void {
+export function checkCorpus(
+  metric: string,
+  hypotheses: readonly string[],
+  references: readonly (readonly string[])[],
+): void {
   if (hypotheses.length === 0) throw new MetricInputError(`${metric}: no hypotheses`);
   if (references.length === 0) throw new MetricInputError(`${metric}: no reference streams`);
   references.forEach((stream, k) => {

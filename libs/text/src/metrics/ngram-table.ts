@@ -93,7 +93,7 @@ export class NgramTable {
     for (let i = 0; i < length; i++) {
       let id = hyp[i]!;
       if (id < 0) continue;
-      for (let n = 0; ; ) {
+      for (let n = 0; ;) {
         const c = scratch[id]!;
         if (c === 0) touched[nTouched++] = id;
         scratch[id] = c + 1;

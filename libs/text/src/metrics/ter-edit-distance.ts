@@ -25,11 +25,13 @@ const INF = 0x3fffffff;
 
 interface Row {
   /** first column held */
-  readonly lo: number;
-  /** [hi - lo] cost of cells lo..hi-1 */
-  readonly cost: Int32Array;
-  /** [hi - lo] EDIT_OP of cells lo..hi-1 */
-  readonly op: Uint8Array;
+  lo: number;
+  /** number of columns held: lo..lo+width-1 */
+  width: number;
+  /** [>= width] cost of cells lo.. */
+  cost: Int32Array;
+  /** [>= width] EDIT_OP of cells lo.. */
+  op: Uint8Array;
 }
 
 interface CacheNode {
@@ -39,12 +41,16 @@ interface CacheNode {
 
 function costAt(row: Row, j: number): number {
   const k = j - row.lo;
-  return k >= 0 && k < row.cost.length ? row.cost[k]! : INF;
+  return k >= 0 && k < row.width ? row.cost[k]! : INF;
 }
 
 function opAt(row: Row, j: number): number {
   const k = j - row.lo;
-  return k >= 0 && k < row.op.length ? row.op[k]! : EDIT_OP.undef;
+  return k >= 0 && k < row.width ? row.op[k]! : EDIT_OP.undef;
+}
+
+function newRow(width: number): Row {
+  return { lo: 0, width, cost: new Int32Array(width), op: new Uint8Array(width) };
 }
 
 /** Beam edit distance against one reference, with its prefix cache. Not shared across threads. */
@@ -54,6 +60,8 @@ export class BeamEditDistance {
   private readonly cache = new Map<number, CacheNode>();
   private cacheSize = 0;
   private rows: Row[] = [];
+  /** reusable rows for calls made once the cache is full (their rows are not kept) */
+  private scratch: Row[] = [];
   /** [traceLength] the last call's operations in order, see EDIT_OP */
   trace = new Uint8Array(64);
   /** Number of valid entries in {@link trace}. */
@@ -65,7 +73,7 @@ export class BeamEditDistance {
     const n = ref.length;
     const cost = new Int32Array(n + 1);
     for (let j = 0; j <= n; j++) cost[j] = j * COST_INS;
-    this.initialRow = { lo: 0, cost, op: new Uint8Array(n + 1).fill(EDIT_OP.ins) };
+    this.initialRow = { lo: 0, width: n + 1, cost, op: new Uint8Array(n + 1).fill(EDIT_OP.ins) };
   }
 
   /**
@@ -90,55 +98,80 @@ export class BeamEditDistance {
       level = hit.children;
     }
 
+    // Rows are kept only while the cache has room; afterwards reuse the same buffers.
+    const keep = this.cacheSize < MAX_CACHE_SIZE;
     const ratio = nH > 0 ? nR / nH : 1;
     const beam = BEAM_WIDTH < ratio / 2 ? Math.ceil(ratio / 2 + BEAM_WIDTH) : BEAM_WIDTH;
     for (let i = start + 1; i <= nH; i++) {
-      const diag = Math.floor(i * ratio);
-      const lo = Math.max(0, diag - beam);
-      const hi = i === nH ? nR + 1 : Math.min(nR + 1, diag + beam);
+      const pseudoDiag = Math.floor(i * ratio);
+      const lo = Math.max(0, pseudoDiag - beam);
+      const hi = i === nH ? nR + 1 : Math.min(nR + 1, pseudoDiag + beam);
       const width = Math.max(0, hi - lo);
-      const cost = new Int32Array(width).fill(INF);
-      const op = new Uint8Array(width).fill(EDIT_OP.undef);
+      const row = keep ? newRow(width) : this.scratchRow(i, width);
+      row.lo = lo;
+      const { cost, op } = row;
       const prev = rows[i - 1]!;
+      const pc = prev.cost;
+      const plo = prev.lo;
+      const phi = prev.lo + prev.width;
       const w = hyp[i - 1]!;
+      // every cell of the band is written below, so no INF pre-fill is needed; `diag` carries the
+      // previous row's cell j-1 from one column to the next, `left` this row's cell j-1
+      let diag = lo - 1 >= plo && lo - 1 < phi ? pc[lo - 1 - plo]! : INF;
+      let left = INF;
       for (let j = lo; j < hi; j++) {
         const k = j - lo;
+        const up = j >= plo && j < phi ? pc[j - plo]! : INF;
         if (j === 0) {
-          cost[k] = costAt(prev, 0) + COST_DEL;
+          left = up + COST_DEL;
+          cost[k] = left;
           op[k] = EDIT_OP.del;
+          diag = up;
           continue;
         }
+        // ties prefer substitution/match, then deletion, then insertion (strict comparisons)
         let best = INF;
         let bestOp: number = EDIT_OP.undef;
         const same = w === ref[j - 1];
-        const viaSub = costAt(prev, j - 1) + (same ? 0 : COST_SUB);
+        const viaSub = diag + (same ? 0 : COST_SUB);
         if (best > viaSub) {
           best = viaSub;
           bestOp = same ? EDIT_OP.nop : EDIT_OP.sub;
         }
-        const viaDel = costAt(prev, j) + COST_DEL;
+        const viaDel = up + COST_DEL;
         if (best > viaDel) {
           best = viaDel;
           bestOp = EDIT_OP.del;
         }
-        const viaIns = (k > 0 ? cost[k - 1]! : INF) + COST_INS;
+        const viaIns = left + COST_INS;
         if (best > viaIns) {
           best = viaIns;
           bestOp = EDIT_OP.ins;
         }
         cost[k] = best;
         op[k] = bestOp;
+        left = best;
+        diag = up;
       }
-      rows[i] = { lo, cost, op };
+      rows[i] = row;
     }
 
-    this.addToCache(hyp, start);
+    if (keep) this.addToCache(hyp, start);
     this.backtrack(nH, nR);
     return costAt(rows[nH]!, nR);
   }
 
+  private scratchRow(i: number, width: number): Row {
+    let row = this.scratch[i];
+    if (row === undefined || row.cost.length < width) {
+      row = newRow(Math.max(width, 2 * BEAM_WIDTH + 2));
+      this.scratch[i] = row;
+    }
+    row.width = width;
+    return row;
+  }
+
   private addToCache(hyp: Int32Array, start: number): void {
-    if (this.cacheSize >= MAX_CACHE_SIZE) return;
     let level = this.cache;
     for (let i = 0; i < start; i++) level = level.get(hyp[i]!)!.children;
     for (let i = start; i < hyp.length; i++) {

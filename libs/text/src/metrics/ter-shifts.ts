@@ -25,10 +25,25 @@ function performShift(words: Int32Array, start: number, length: number, target: 
   const out = new Int32Array(words.length);
   const parts: [number, number][] =
     target < start
-      ? [[0, target], [start, start + length], [target, start], [start + length, words.length]]
+      ? [
+          [0, target],
+          [start, start + length],
+          [target, start],
+          [start + length, words.length],
+        ]
       : target > start + length
-        ? [[0, start], [start + length, target], [start, start + length], [target, words.length]]
-        : [[0, start], [start + length, length + target], [start, start + length], [length + target, words.length]];
+        ? [
+            [0, start],
+            [start + length, target],
+            [start, start + length],
+            [target, words.length],
+          ]
+        : [
+            [0, start],
+            [start + length, length + target],
+            [start, start + length],
+            [length + target, words.length],
+          ];
   let k = 0;
   for (const [a, b] of parts) {
     const piece = words.subarray(a, b);
@@ -44,7 +59,12 @@ interface ShiftResult {
   checked: number;
 }
 
-function bestShift(wordsH: Int32Array, wordsR: Int32Array, ed: BeamEditDistance, checkedIn: number): ShiftResult {
+function bestShift(
+  wordsH: Int32Array,
+  wordsR: Int32Array,
+  ed: BeamEditDistance,
+  checkedIn: number,
+): ShiftResult {
   const nH = wordsH.length;
   const nR = wordsR.length;
   const preScore = ed.distance(wordsH);
@@ -90,7 +110,11 @@ function bestShift(wordsH: Int32Array, wordsR: Int32Array, ed: BeamEditDistance,
       while (wordsH[sh + length] === wordsR[sr + length] && length < MAX_SHIFT_SIZE) {
         length++;
         const a = align[sr]!;
-        if (hypErr[sh + length]! - hypErr[sh]! !== 0 && refErr[sr + length]! - refErr[sr]! !== 0 && !(sh <= a && a < sh + length)) {
+        if (
+          hypErr[sh + length]! - hypErr[sh]! !== 0 &&
+          refErr[sr + length]! - refErr[sr]! !== 0 &&
+          !(sh <= a && a < sh + length)
+        ) {
           let prevIdx = -1;
           for (let offset = -1; offset < length; offset++) {
             const r = sr + offset;
@@ -108,7 +132,8 @@ function bestShift(wordsH: Int32Array, wordsR: Int32Array, ed: BeamEditDistance,
             if (
               !found ||
               gain > bGain ||
-              (gain === bGain && (length > bLen || (length === bLen && (sh < bStart || (sh === bStart && idx < bIdx)))))
+              (gain === bGain &&
+                (length > bLen || (length === bLen && (sh < bStart || (sh === bStart && idx < bIdx)))))
             ) {
               found = true;
               bGain = gain;

@@ -84,7 +84,9 @@ export class Ter {
     let prepared: TerReference;
     if (references instanceof TerReference) {
       if (references.owner !== this) {
-        throw new MetricInputError('TER: a prepared reference can only be used with the Ter instance that prepared it');
+        throw new MetricInputError(
+          'TER: a prepared reference can only be used with the Ter instance that prepared it',
+        );
       }
       prepared = references;
     } else {
@@ -120,7 +122,8 @@ export class Ter {
    * @throws {MetricInputError} when `stats` does not have two entries.
    */
   scoreFromStatistics(stats: readonly number[]): TerScore {
-    if (stats.length !== 2) throw new MetricInputError(`TER: statistics must have 2 entries, got ${stats.length}`);
+    if (stats.length !== 2)
+      throw new MetricInputError(`TER: statistics must have 2 entries, got ${stats.length}`);
     const edits = stats[0]!;
     const refLength = stats[1]!;
     let score: number;
@@ -172,7 +175,11 @@ export class Ter {
  * Sentence TER as `sacrebleu.sentence_ter`.
  * @throws as {@link Ter.sentenceScore}.
  */
-export function sentenceTer(hypothesis: string, references: readonly string[], options: TerOptions = {}): TerScore {
+export function sentenceTer(
+  hypothesis: string,
+  references: readonly string[],
+  options: TerOptions = {},
+): TerScore {
   return new Ter(options).sentenceScore(hypothesis, references);
 }
 

@@ -88,7 +88,17 @@ export function perturbSentence(reference: string, source: readonly string[], ra
  * Hypotheses for a parallel corpus: `perturbSentence` on each reference, with its source words.
  * @param seed the RNG seed; equal seeds give equal outputs.
  */
-export function perturbCorpus(references: readonly string[], sources: readonly string[], seed: number): string[] {
+export function perturbCorpus(
+  references: readonly string[],
+  sources: readonly string[],
+  seed: number,
+): string[] {
   const rand = seededRandom(seed);
-  return references.map((r, i) => perturbSentence(r, (sources[i] ?? '').split(' ').filter((w) => w.length > 0), rand));
+  return references.map((r, i) =>
+    perturbSentence(
+      r,
+      (sources[i] ?? '').split(' ').filter((w) => w.length > 0),
+      rand,
+    ),
+  );
 }
