@@ -29,8 +29,8 @@ export interface BundleManifest {
   readonly createdAt: Date;
 }
 
-/** File content to store: bytes, or a stream of chunks (a `Readable` is one). */
-export type BundleFileSource = Uint8Array | AsyncIterable<Uint8Array>;
+/** File content to store: bytes, or chunks (a `Readable` is an async iterable of them). */
+export type BundleFileSource = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /** One file to put. */
 export interface BundleFileInput {

@@ -51,6 +51,8 @@ const INDEXES: Readonly<Record<string, readonly IndexDescription[]>> = {
  */
 export async function ensureIndexes(db: Db): Promise<void> {
   for (const [name, specs] of Object.entries(INDEXES)) {
-    await db.collection(name).createIndexes([...specs]);
+    // One index per command: FerretDB 1.24 drops the connection (a server-side panic) when one
+    // createIndexes command names several indexes that all exist already.
+    for (const spec of specs) await db.collection(name).createIndexes([spec]);
   }
 }

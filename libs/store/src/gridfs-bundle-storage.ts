@@ -23,8 +23,8 @@ import {
 } from './bundle-storage.js';
 import { isDuplicateKeyError } from './mongo-errors.js';
 
-/** GridFS chunk size: fewer, larger chunks upload faster on FerretDB. @default 1 MiB */
-const CHUNK_BYTES = 1024 * 1024;
+/** GridFS chunk size: fewer, larger chunks upload faster on FerretDB. @default 4 MiB */
+const CHUNK_BYTES = 4 * 1024 * 1024;
 
 interface ManifestDoc {
   readonly _id: string;
