@@ -182,6 +182,8 @@ export class Bleu {
   private readonly opts: ResolvedBleuOptions;
   private hypIds: Int32Array = new Int32Array(256);
   private readonly matches: Float64Array;
+  private readonly scratchTable: NgramTable;
+  private readonly scratchVocab = new Map<string, number>();
 
   /**
    * @throws {UnknownTokenizerError} for an unknown `tokenize`.
@@ -191,6 +193,7 @@ export class Bleu {
   constructor(options: BleuOptions = {}) {
     this.opts = resolve(options);
     this.matches = new Float64Array(this.opts.maxNgramOrder);
+    this.scratchTable = new NgramTable(this.opts.maxNgramOrder);
   }
 
   /** The tokenizer name in use. */
@@ -207,20 +210,26 @@ export class Bleu {
    * @throws {MetricInputError} when `references` is empty.
    */
   prepare(references: readonly string[]): BleuReference {
+    return this.build(references, new NgramTable(this.opts.maxNgramOrder), new Map());
+  }
+
+  private build(references: readonly string[], table: NgramTable, vocab: Map<string, number>): BleuReference {
     if (references.length === 0) throw new MetricInputError('BLEU: at least one reference is required');
-    const vocab = new Map<string, number>();
     const seqs = references.map((r) => internAll(vocab, this.preprocess(r)));
-    const table = new NgramTable(seqs, vocab.size, this.opts.maxNgramOrder);
     return new BleuReference(
       this,
       vocab,
-      table,
+      table.build(seqs),
       seqs.map((s) => s.length),
     );
   }
 
   private own(references: readonly string[] | BleuReference): BleuReference {
-    if (!(references instanceof BleuReference)) return this.prepare(references);
+    if (!(references instanceof BleuReference)) {
+      // raw strings are counted into reused buffers: the result never outlives this call
+      this.scratchVocab.clear();
+      return this.build(references, this.scratchTable, this.scratchVocab);
+    }
     if (references.owner !== this) {
       throw new MetricInputError(
         'BLEU: a prepared reference can only be used with the Bleu instance that prepared it',

@@ -44,7 +44,7 @@ export interface ChrfScore {
 }
 
 interface RefSide {
-  readonly charVocab: ReadonlyMap<number, number>;
+  /** n-grams of code points */
   readonly chars: NgramTable;
   readonly charLen: number;
   readonly wordVocab: ReadonlyMap<string, number>;
@@ -63,6 +63,8 @@ export class ChrfReference {
     /** @internal one entry per reference */ readonly refs: readonly RefSide[],
   ) {}
 }
+
+const EMPTY = new Int32Array(0);
 
 // Python's string.punctuation
 const PUNCTS = new Set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
@@ -120,6 +122,7 @@ export class Chrf {
   private chars: Int32Array = new Int32Array(256);
   private ids: Int32Array = new Int32Array(256);
   private readonly matches: Float64Array;
+  private readonly scratch: { chars: NgramTable; words: NgramTable; wordVocab: Map<string, number> }[] = [];
 
   /** @throws {MetricOptionError} for a `charOrder` < 1, a negative `wordOrder` or a bad `beta`. */
   constructor(options: ChrfOptions = {}) {
@@ -143,21 +146,33 @@ export class Chrf {
    * @throws {MetricInputError} when `references` is empty.
    */
   prepare(references: readonly string[]): ChrfReference {
+    return this.build(references, false);
+  }
+
+  /** With `reuse`, counts into this instance's scratch tables: valid until the next call only. */
+  private build(references: readonly string[], reuse: boolean): ChrfReference {
     if (references.length === 0) throw new MetricInputError('chrF: at least one reference is required');
     const { charOrder, wordOrder } = this.opts;
-    const refs = references.map((raw): RefSide => {
+    const refs = references.map((raw, k): RefSide => {
       const text = this.opts.lowercase ? raw.toLowerCase() : raw;
       const n = this.codePoints(text);
-      const charVocab = new Map<number, number>();
-      const charIds = internAll(charVocab, this.chars.subarray(0, n));
-      const wordVocab = new Map<string, number>();
-      const wordIds = wordOrder > 0 ? internAll(wordVocab, chrfWords(text)) : [];
+      let scratch = this.scratch[k];
+      if (reuse && scratch === undefined) {
+        scratch = {
+          chars: new NgramTable(charOrder),
+          words: new NgramTable(Math.max(1, wordOrder)),
+          wordVocab: new Map(),
+        };
+        this.scratch[k] = scratch;
+      }
+      const wordVocab = reuse ? scratch!.wordVocab : new Map<string, number>();
+      wordVocab.clear();
+      const wordIds = wordOrder > 0 ? internAll(wordVocab, chrfWords(text)) : EMPTY;
       return {
-        charVocab,
-        chars: new NgramTable([charIds], charVocab.size, charOrder),
+        chars: (reuse ? scratch!.chars : new NgramTable(charOrder)).build([this.chars.subarray(0, n)]),
         charLen: n,
         wordVocab,
-        words: new NgramTable([wordIds], wordVocab.size, Math.max(1, wordOrder)),
+        words: (reuse ? scratch!.words : new NgramTable(Math.max(1, wordOrder))).build([wordIds]),
         wordLen: wordIds.length,
       };
     });
@@ -165,7 +180,7 @@ export class Chrf {
   }
 
   private own(references: readonly string[] | ChrfReference): ChrfReference {
-    if (!(references instanceof ChrfReference)) return this.prepare(references);
+    if (!(references instanceof ChrfReference)) return this.build(references, true);
     if (references.owner !== this) {
       throw new MetricInputError(
         'chrF: a prepared reference can only be used with the Chrf instance that prepared it',
@@ -211,11 +226,9 @@ export class Chrf {
     let bestF = -1;
     for (const ref of prepared.refs) {
       const stats: number[] = [];
-      let ids = this.ensureIds(nChars);
-      for (let i = 0; i < nChars; i++) ids[i] = ref.charVocab.get(this.chars[i]!) ?? -1;
-      this.addOrders(stats, ref.chars, ids, nChars, ref.charLen, charOrder);
+      this.addOrders(stats, ref.chars, this.chars, nChars, ref.charLen, charOrder);
       if (wordOrder > 0) {
-        ids = this.ensureIds(words.length);
+        const ids = this.ensureIds(words.length);
         for (let i = 0; i < words.length; i++) ids[i] = ref.wordVocab.get(words[i]!) ?? -1;
         this.addOrders(stats, ref.words, ids, words.length, ref.wordLen, wordOrder);
       }

@@ -72,7 +72,7 @@ export class Ter {
   prepare(references: readonly string[]): TerReference {
     if (references.length === 0) throw new MetricInputError('TER: at least one reference is required');
     const vocab = new Map<string, number>();
-    const refs = references.map((r) => Int32Array.from(internAll(vocab, this.tokens(r))));
+    const refs = references.map((r) => internAll(vocab, this.tokens(r)));
     return new TerReference(this, vocab, refs);
   }
 
