@@ -26,7 +26,9 @@ export const COLLECTIONS = {
 export const BUNDLE_BUCKET = 'bundles';
 
 const INDEXES: Readonly<Record<string, readonly IndexDescription[]>> = {
-  [COLLECTIONS.datasets]: [{ key: { dataset: 1, split: 1, idx: 1 }, name: 'dataset_split_idx', unique: true }],
+  [COLLECTIONS.datasets]: [
+    { key: { dataset: 1, split: 1, idx: 1 }, name: 'dataset_split_idx', unique: true },
+  ],
   [COLLECTIONS.runs]: [{ key: { state: 1, _id: 1 }, name: 'state_id' }],
   [COLLECTIONS.runMetrics]: [{ key: { run: 1, at: 1 }, name: 'run_at' }],
   [COLLECTIONS.revisions]: [{ key: { ns: 1, key: 1, version: 1 }, name: 'ns_key_version', unique: true }],

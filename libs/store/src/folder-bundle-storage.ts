@@ -53,7 +53,10 @@ export class FolderBundleStorage implements BundleStorage {
         if (file.name === MANIFEST) throw new InvalidArgumentError(`file name ${MANIFEST} is reserved`);
         entries.push(await writeOne(tmp, file));
       }
-      checkBundleNames(bundleId, entries.map((e) => e.name));
+      checkBundleNames(
+        bundleId,
+        entries.map((e) => e.name),
+      );
       const manifest: ManifestJson = { bundleId, files: entries, createdAt: new Date().toISOString() };
       await writeFile(join(tmp, MANIFEST), JSON.stringify(manifest));
       try {
@@ -76,7 +79,9 @@ export class FolderBundleStorage implements BundleStorage {
   async manifest(bundleId: string): Promise<BundleManifest | null> {
     checkBundleNames(bundleId);
     try {
-      return toManifest(JSON.parse(await readFile(join(this.dir(bundleId), MANIFEST), 'utf8')) as ManifestJson);
+      return toManifest(
+        JSON.parse(await readFile(join(this.dir(bundleId), MANIFEST), 'utf8')) as ManifestJson,
+      );
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;

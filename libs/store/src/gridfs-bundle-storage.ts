@@ -55,7 +55,10 @@ export class GridFsBundleStorage implements BundleStorage {
         checkBundleNames(bundleId, [...entries.map((e) => e.name), file.name]);
         entries.push(await this.upload(bundleId, file));
       }
-      checkBundleNames(bundleId, entries.map((e) => e.name));
+      checkBundleNames(
+        bundleId,
+        entries.map((e) => e.name),
+      );
       const doc: ManifestDoc = { _id: bundleId, files: entries, createdAt: new Date() };
       await this.manifests.insertOne(doc);
       return toManifest(doc);

@@ -88,7 +88,9 @@ export class PolicyRepo {
     }
     const existing = await this.require(id);
     if (existing.bundleId !== input.bundleId) {
-      throw new FailedPreconditionError(`policy ${id} is already registered with bundle ${existing.bundleId}`);
+      throw new FailedPreconditionError(
+        `policy ${id} is already registered with bundle ${existing.bundleId}`,
+      );
     }
     return existing;
   }

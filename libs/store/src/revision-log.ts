@@ -41,13 +41,17 @@ export class RevisionLog<T> {
    * @param knownVersion a version known to exist. @default 0 = unknown
    */
   async latest(key: string, knownVersion = 0): Promise<RevisionDoc<T> | null> {
-    const known: RevisionDoc<T> | null = await this.coll.findOne({ _id: this.idOf(key, Math.max(knownVersion, 1)) });
+    const known: RevisionDoc<T> | null = await this.coll.findOne({
+      _id: this.idOf(key, Math.max(knownVersion, 1)),
+    });
     if (known === null) {
       return knownVersion <= 1 ? null : this.coll.findOne({ ns: this.ns, key }, { sort: { version: -1 } });
     }
     let latest = known;
     for (let step = 0; step < 8; step++) {
-      const next: RevisionDoc<T> | null = await this.coll.findOne({ _id: this.idOf(key, latest.version + 1) });
+      const next: RevisionDoc<T> | null = await this.coll.findOne({
+        _id: this.idOf(key, latest.version + 1),
+      });
       if (next === null) return latest;
       latest = next;
     }
@@ -85,7 +89,9 @@ export async function materialize<D extends { _id: string; version: number }>(
   copyVersion?: number,
 ): Promise<void> {
   const current =
-    copyVersion ?? (await coll.findOne({ _id: doc._id } as Filter<D>, { projection: { version: 1 } }))?.version ?? 0;
+    copyVersion ??
+    (await coll.findOne({ _id: doc._id } as Filter<D>, { projection: { version: 1 } }))?.version ??
+    0;
   if (current >= doc.version) return;
   await coll.replaceOne({ _id: doc._id } as Filter<D>, doc, { upsert: true });
 }

@@ -73,18 +73,26 @@ export class RouteRepo {
     if (variants.length === 0) v.add('variants', 'must not be empty');
     variants.forEach((x, i) => {
       v.id(`variants[${i}].policyId`, x.policyId);
-      if (!(Number.isFinite(x.weight) && x.weight >= 0)) v.add(`variants[${i}].weight`, 'must be finite and >= 0');
+      if (!(Number.isFinite(x.weight) && x.weight >= 0))
+        v.add(`variants[${i}].weight`, 'must be finite and >= 0');
     });
-    if (variants.length > 0 && variants.every((x) => x.weight === 0)) v.add('variants', 'weights must not all be 0');
+    if (variants.length > 0 && variants.every((x) => x.weight === 0))
+      v.add('variants', 'weights must not all be 0');
     v.throwIfAny();
     const current = (await this.get(alias))?.version ?? 0;
     if (current !== expectedVersion) {
       throw new FailedPreconditionError(`route ${alias} is at version ${current}, not ${expectedVersion}`);
     }
     const at = new Date(this.now());
-    const fields: RouteFields = { alias, variants: variants.map((x) => ({ policyId: x.policyId, weight: x.weight })), updatedAt: at };
+    const fields: RouteFields = {
+      alias,
+      variants: variants.map((x) => ({ policyId: x.policyId, weight: x.weight })),
+      updatedAt: at,
+    };
     if ((await this.log.claim(alias, expectedVersion + 1, fields, at)) === null) {
-      throw new FailedPreconditionError(`route ${alias} changed concurrently (version ${expectedVersion} is stale)`);
+      throw new FailedPreconditionError(
+        `route ${alias} changed concurrently (version ${expectedVersion} is stale)`,
+      );
     }
     const route = { _id: alias, version: expectedVersion + 1, ...fields };
     await materialize(this.coll, route, expectedVersion);

@@ -14,7 +14,15 @@ import { materialize, type RevisionDoc, RevisionLog } from './revision-log.js';
 import { Violations, requireId } from './validate.js';
 
 /** The states of a run. */
-export const RUN_STATES = ['pending', 'growing', 'improving', 'evaluating', 'completed', 'failed', 'cancelled'] as const;
+export const RUN_STATES = [
+  'pending',
+  'growing',
+  'improving',
+  'evaluating',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
 /** One of {@link RUN_STATES}. */
 export type RunState = (typeof RUN_STATES)[number];
 
@@ -112,10 +120,22 @@ export class RunRepo {
    * @param id @default a new ObjectId in hex
    * @throws InvalidArgumentError for a bad id.
    */
-  async create(spec: RunSpec, id: string = new ObjectId().toHexString()): Promise<{ run: RunDoc; created: boolean }> {
+  async create(
+    spec: RunSpec,
+    id: string = new ObjectId().toHexString(),
+  ): Promise<{ run: RunDoc; created: boolean }> {
     requireId('id', id);
     const at = new Date(this.now());
-    const state: RunFields = { spec, state: 'pending', grow: 0, improve: 0, policyId: null, error: null, createdAt: at, updatedAt: at };
+    const state: RunFields = {
+      spec,
+      state: 'pending',
+      grow: 0,
+      improve: 0,
+      policyId: null,
+      error: null,
+      createdAt: at,
+      updatedAt: at,
+    };
     const claim = await this.log.claim(id, 1, state, at);
     if (claim === null) return { run: await this.require(id), created: false };
     const run = { _id: id, version: 1, ...state };
@@ -209,7 +229,13 @@ export class RunRepo {
     v.int('improve', point.improve);
     for (const [name, value] of Object.entries(point.values)) v.finite(`values.${name}`, value);
     v.throwIfAny();
-    const doc: MetricsDoc = { _id: `${run}/${point.key}`, run, ...point, values: { ...point.values }, at: new Date(this.now()) };
+    const doc: MetricsDoc = {
+      _id: `${run}/${point.key}`,
+      run,
+      ...point,
+      values: { ...point.values },
+      at: new Date(this.now()),
+    };
     try {
       await this.metricsColl.insertOne(doc);
       return true;

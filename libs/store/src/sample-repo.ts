@@ -176,7 +176,9 @@ export class SampleRepo {
       matched += (await this.coll.bulkWrite(ops, { ordered: false })).matchedCount;
     }
     if (matched < rewards.length) {
-      throw new NotFoundError(`${rewards.length - matched} of ${rewards.length} samples of ${run}/${grow} do not exist`);
+      throw new NotFoundError(
+        `${rewards.length - matched} of ${rewards.length} samples of ${run}/${grow} do not exist`,
+      );
     }
   }
 }

@@ -3,9 +3,11 @@
  * workers through leases.
  *
  * The authority on who holds a shard is the lease log (`lease-repo.ts`). The lease fields on a shard
- * (`leaseOwner`, `leaseEpoch`, `leaseExpiresAt`, `completedAt`) are a hint that lets `leaseNext` find
- * candidates with one indexed query. A stale hint costs only a wasted attempt: a shard that looks
- * free but is held loses at the lease log, and the hint is repaired from what the log said.
+ * (`leaseOwner`, `leaseEpoch`, `leaseExpiresAt`, `completedAt`) are hints, written on renew, release
+ * and complete (not on acquire: FerretDB serialises writes, and each one costs every racer), that let
+ * `leaseNext` list candidates with one query. `leaseNext` keeps that list per scope in memory and
+ * works through it with `_id` lookups in the lease log, fetching a fresh list only when it runs dry
+ * or racers make it stale. A stale hint costs only a wasted attempt, never a second holder.
  */
 import type { Collection, Filter } from 'mongodb';
 import { duplicatesOnly } from './mongo-errors.js';
@@ -43,7 +45,7 @@ export interface ShardDoc extends ShardScope, ShardInput {
   /** `<run>/<grow>/<improve>/<n>` */
   readonly _id: string;
   readonly createdAt: Date;
-  /** Hint: last known holder, null when never leased. */
+  /** Hint: holder at the last renew/complete, null when never leased or released. */
   readonly leaseOwner: string | null;
   /** Hint: last known lease epoch, 0 when never leased. */
   readonly leaseEpoch: number;
@@ -136,7 +138,10 @@ export class ShardRepo {
       completedAt: null,
     }));
     try {
-      return { inserted: (await this.coll.insertMany(docs, { ordered: false })).insertedCount, duplicates: 0 };
+      return {
+        inserted: (await this.coll.insertMany(docs, { ordered: false })).insertedCount,
+        duplicates: 0,
+      };
     } catch (err) {
       const dups = duplicatesOnly(err);
       if (dups === undefined) throw err;
@@ -217,8 +222,12 @@ export class ShardRepo {
     for (;;) {
       if (cache === undefined) {
         cache = await this.loadCandidates(scope, this.candidates.get(key));
-        this.candidates.set(key, cache);
         reloads++;
+        if (cache.size === 0) {
+          this.candidates.delete(key);
+          return null;
+        }
+        this.candidates.set(key, cache);
       }
       const now = this.now();
       const eligible = [...cache].filter(([, c]) => c.expiresAtMs <= now);
@@ -254,7 +263,10 @@ export class ShardRepo {
    * answers only `_id` lookups from an index); `leaseNext` then works by `_id` until racers make
    * the list stale. Leases seen held in `previous` stay known until they expire.
    */
-  private async loadCandidates(scope: ShardScope, previous?: Map<string, Candidate>): Promise<Map<string, Candidate>> {
+  private async loadCandidates(
+    scope: ShardScope,
+    previous?: Map<string, Candidate>,
+  ): Promise<Map<string, Candidate>> {
     const docs = await this.coll
       .find({ ...scopeFilter(scope), completedAt: null, leaseExpiresAt: { $lte: new Date(this.now()) } })
       .limit(MAX_CANDIDATES)
@@ -317,7 +329,12 @@ export class ShardRepo {
     expiresAt: Date,
     completedAt: Date | null,
   ): Promise<void> {
-    const set = { leaseEpoch: epoch, leaseOwner: owner, leaseExpiresAt: expiresAt, ...(completedAt ? { completedAt } : {}) };
+    const set = {
+      leaseEpoch: epoch,
+      leaseOwner: owner,
+      leaseExpiresAt: expiresAt,
+      ...(completedAt ? { completedAt } : {}),
+    };
     await this.coll.updateOne({ _id: id }, { $set: set });
   }
 }

@@ -64,7 +64,11 @@ test('GridFsBundleStorage: a 50 MB bundle round-trips byte-identical', async () 
     assert.deepEqual(await store.bundles.readFile('policy-7', 'config.json'), config);
     assert.equal(await store.bundles.delete('policy-7'), true);
     assert.equal(await store.bundles.has('policy-7'), false);
-    assert.equal(await store.db.collection('bundles.chunks').countDocuments({}), 0, 'delete removes the chunks');
+    assert.equal(
+      await store.db.collection('bundles.chunks').countDocuments({}),
+      0,
+      'delete removes the chunks',
+    );
   } finally {
     await store.close();
   }
@@ -82,7 +86,10 @@ test('GridFsBundleStorage: a bundle whose write was interrupted is not visible a
     assert.deepEqual(again.files, first.files);
     assert.equal((await store.bundles.readFile('b1', 'a.txt')).toString(), 'one');
     await assert.rejects(store.bundles.openFile('b1', 'missing'), NotFoundError);
-    await assert.rejects(store.bundles.put('b2', [{ name: '../x', data: Buffer.alloc(1) }]), InvalidArgumentError);
+    await assert.rejects(
+      store.bundles.put('b2', [{ name: '../x', data: Buffer.alloc(1) }]),
+      InvalidArgumentError,
+    );
     assert.equal(await store.bundles.deleteOrphans(0), 0);
     await store.bundles.delete('b1');
   } finally {
@@ -108,7 +115,10 @@ test('FolderBundleStorage: publishes by rename; an interrupted write is invisibl
       (await storage.list('local-1')).map((f) => f.name),
       ['onnx/encoder_model.onnx', 'tokenizer.json'],
     );
-    await assert.rejects(storage.put('x', [{ name: '.rest-manifest.json', data: Buffer.alloc(1) }]), InvalidArgumentError);
+    await assert.rejects(
+      storage.put('x', [{ name: '.rest-manifest.json', data: Buffer.alloc(1) }]),
+      InvalidArgumentError,
+    );
     assert.equal(await storage.delete('local-1'), true);
     assert.equal(await storage.has('local-1'), false);
   } finally {

@@ -53,7 +53,11 @@ test('LeaseRepo: renew keeps a lease, release frees it at once, complete ends it
     const b = (await leases.acquire('job', 'bob', 60000))!;
     assert.equal(b.owner, 'bob');
     assert.equal(b.epoch, 4);
-    await assert.rejects(leases.renew(renewed, 60000), FailedPreconditionError, 'a deposed holder cannot renew');
+    await assert.rejects(
+      leases.renew(renewed, 60000),
+      FailedPreconditionError,
+      'a deposed holder cannot renew',
+    );
     await assert.rejects(leases.complete(renewed), FailedPreconditionError);
     await leases.complete(b);
     await leases.complete(b); // a replay after a lost reply is a success
@@ -98,7 +102,10 @@ test('ShardRepo: 16 concurrent workers lease 200 shards, each exactly once, none
     );
     assert.equal(await store.shards.allCompleted(scope), true);
     assert.equal(acquisitions.size, 200);
-    assert.ok([...acquisitions.values()].every((c) => c === 1), 'every shard acquired exactly once');
+    assert.ok(
+      [...acquisitions.values()].every((c) => c === 1),
+      'every shard acquired exactly once',
+    );
     assert.ok(perWorker.filter((c) => c > 0).length > 1, `work spread over workers: ${perWorker.join(',')}`);
     const held = await store.db.collection('leases').countDocuments({ state: 'held' });
     assert.equal(held, 200, 'the lease log holds one acquisition per shard');

@@ -85,7 +85,10 @@ test('SampleRepo: rejects bad inputs with every field named, and rewards for unk
       return true;
     });
     await assert.rejects(store.samples.setRewards('run3', 0, 'a.b', []), InvalidArgumentError);
-    await assert.rejects(store.samples.setRewards('run3', 0, 'bleu', [{ idx: 0, k: 0, reward: 1 }]), NotFoundError);
+    await assert.rejects(
+      store.samples.setRewards('run3', 0, 'bleu', [{ idx: 0, k: 0, reward: 1 }]),
+      NotFoundError,
+    );
   } finally {
     await store.close();
   }
@@ -144,10 +147,23 @@ test('RouteRepo: a set with a stale version fails with FailedPreconditionError; 
   try {
     const v1 = await store.routes.set('en-de', [{ policyId: 'p1', weight: 1 }], 0);
     assert.equal(v1.version, 1);
-    await assert.rejects(store.routes.set('en-de', [{ policyId: 'p2', weight: 1 }], 0), FailedPreconditionError);
-    const v2 = await store.routes.set('en-de', [{ policyId: 'p1', weight: 9 }, { policyId: 'p2', weight: 1 }], 1);
+    await assert.rejects(
+      store.routes.set('en-de', [{ policyId: 'p2', weight: 1 }], 0),
+      FailedPreconditionError,
+    );
+    const v2 = await store.routes.set(
+      'en-de',
+      [
+        { policyId: 'p1', weight: 9 },
+        { policyId: 'p2', weight: 1 },
+      ],
+      1,
+    );
     assert.equal(v2.version, 2);
-    await assert.rejects(store.routes.set('en-de', [{ policyId: 'p3', weight: 1 }], 1), FailedPreconditionError);
+    await assert.rejects(
+      store.routes.set('en-de', [{ policyId: 'p3', weight: 1 }], 1),
+      FailedPreconditionError,
+    );
     const race = await Promise.allSettled([
       store.routes.set('en-de', [{ policyId: 'a', weight: 1 }], 2),
       other.routes.set('en-de', [{ policyId: 'b', weight: 1 }], 2),
@@ -157,7 +173,10 @@ test('RouteRepo: a set with a stale version fails with FailedPreconditionError; 
     assert.ok(lost?.status === 'rejected' && lost.reason instanceof FailedPreconditionError);
     const current = (await other.routes.get('en-de'))!;
     assert.equal(current.version, 3);
-    assert.deepEqual((await store.routes.list()).map((r) => [r._id, r.version]), [['en-de', 3]]);
+    assert.deepEqual(
+      (await store.routes.list()).map((r) => [r._id, r.version]),
+      [['en-de', 3]],
+    );
     await assert.rejects(store.routes.set('en-de', [{ policyId: 'p', weight: 0 }], 3), InvalidArgumentError);
   } finally {
     await other.close();
@@ -173,10 +192,20 @@ test('RunRepo: creates idempotently, transitions under a state/version guard, ke
     assert.equal(created, true);
     assert.equal(run.state, 'pending');
     assert.equal((await store.runs.create({ objective: 'bc' }, 'run-a')).created, false);
-    const growing = await store.runs.transition('run-a', { from: 'pending', to: 'growing', expectedVersion: 1 });
+    const growing = await store.runs.transition('run-a', {
+      from: 'pending',
+      to: 'growing',
+      expectedVersion: 1,
+    });
     assert.equal(growing.version, 2);
-    await assert.rejects(store.runs.transition('run-a', { from: 'pending', to: 'growing' }), FailedPreconditionError);
-    await assert.rejects(store.runs.transition('run-a', { from: 'growing', to: 'pending' }), InvalidArgumentError);
+    await assert.rejects(
+      store.runs.transition('run-a', { from: 'pending', to: 'growing' }),
+      FailedPreconditionError,
+    );
+    await assert.rejects(
+      store.runs.transition('run-a', { from: 'growing', to: 'pending' }),
+      InvalidArgumentError,
+    );
     const race = await Promise.allSettled([
       store.runs.transition('run-a', { from: 'growing', to: 'improving', improve: 1 }),
       other.runs.transition('run-a', { from: 'growing', to: 'cancelled' }),
@@ -185,11 +214,26 @@ test('RunRepo: creates idempotently, transitions under a state/version guard, ke
     assert.equal((await store.runs.require('run-a')).version, 3);
     await assert.rejects(store.runs.require('nope'), NotFoundError);
     await store.runs.create({}, 'run-b');
-    assert.deepEqual((await store.runs.list({ state: 'pending' })).map((r) => r._id), ['run-b']);
-    assert.deepEqual((await store.runs.list({ afterId: 'run-a' })).map((r) => r._id), ['run-b']);
-    assert.equal(await store.runs.appendMetrics('run-a', { key: 'g0/i1', grow: 0, improve: 1, values: { bleu: 21.5 } }), true);
-    assert.equal(await store.runs.appendMetrics('run-a', { key: 'g0/i1', grow: 0, improve: 1, values: { bleu: 99 } }), false);
-    assert.deepEqual((await store.runs.metrics('run-a')).map((m) => m.values), [{ bleu: 21.5 }]);
+    assert.deepEqual(
+      (await store.runs.list({ state: 'pending' })).map((r) => r._id),
+      ['run-b'],
+    );
+    assert.deepEqual(
+      (await store.runs.list({ afterId: 'run-a' })).map((r) => r._id),
+      ['run-b'],
+    );
+    assert.equal(
+      await store.runs.appendMetrics('run-a', { key: 'g0/i1', grow: 0, improve: 1, values: { bleu: 21.5 } }),
+      true,
+    );
+    assert.equal(
+      await store.runs.appendMetrics('run-a', { key: 'g0/i1', grow: 0, improve: 1, values: { bleu: 99 } }),
+      false,
+    );
+    assert.deepEqual(
+      (await store.runs.metrics('run-a')).map((m) => m.values),
+      [{ bleu: 21.5 }],
+    );
   } finally {
     await other.close();
     await store.close();
@@ -213,7 +257,10 @@ test('PolicyRepo: registers with lineage once; a different bundle under the same
     assert.equal((await store.policies.register(input)).createdAt.getTime(), first.createdAt.getTime());
     await assert.rejects(store.policies.register({ ...input, bundleId: 'other' }), FailedPreconditionError);
     assert.equal((await store.policies.require('pol-1')).parentId, 'pol-0');
-    assert.deepEqual((await store.policies.list({ run: 'run-a' })).map((p) => p._id), ['pol-1']);
+    assert.deepEqual(
+      (await store.policies.list({ run: 'run-a' })).map((p) => p._id),
+      ['pol-1'],
+    );
     await assert.rejects(store.policies.require('pol-9'), NotFoundError);
   } finally {
     await store.close();
