@@ -2,10 +2,14 @@
  * `rest infra up`: the platform's local infrastructure. Starts a real nats-server (JetStream) and a
  * real MongoDB-compatible server (FerretDB, SQLite backend) on free loopback ports — or adopts the
  * ones named by NATS_URL / MONGODB_URI — prints how to reach them, and keeps them up until
- * interrupted. With --check it verifies both answer and exits (a smoke test of an install).
+ * interrupted. Either way it prepares them for the platform: the JetStream streams of DESIGN.md's
+ * work queues and event log, and the MongoDB collections with their unique indexes (both idempotent).
+ * With --check it does all that and exits (a smoke test of an install).
  */
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { connectBus } from '@rest/bus';
+import { openStore } from '@rest/store';
 import { startFerretDb, startNatsServer, type FerretDb, type NatsServer } from '@rest/testkit';
 
 /** Options of `rest infra up`. */
@@ -18,6 +22,19 @@ export interface InfraUpOptions {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
+}
+
+/** Creates (or updates) the JetStream streams and the collections' indexes. */
+async function prepare(natsUrl: string, mongoUri: string): Promise<void> {
+  const [bus, store] = await Promise.all([
+    connectBus({ servers: natsUrl, name: 'rest-infra-up' }),
+    openStore({ uri: mongoUri, ensureIndexes: true }),
+  ]);
+  try {
+    await bus.ensureStreams();
+  } finally {
+    await Promise.all([bus.close(), store.close()]);
+  }
 }
 
 /** Runs `rest infra up`; resolves when the servers have stopped. */
@@ -52,7 +69,13 @@ export async function infraUp(options: InfraUpOptions): Promise<void> {
   };
   const nUrl = natsUrl ?? nats?.url ?? '';
   const mUri = mongoUri ?? ferretdb?.uri ?? '';
-  console.log(`infra ready in ${Date.now() - t0} ms`);
+  try {
+    await prepare(nUrl, mUri);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  console.log(`infra ready in ${Date.now() - t0} ms (JetStream streams and MongoDB indexes in place)`);
   console.log(
     `  NATS     ${nUrl}${nats === undefined ? '  (from NATS_URL)' : `  (nats-server pid ${nats.pid})`}`,
   );
@@ -65,7 +88,7 @@ export async function infraUp(options: InfraUpOptions): Promise<void> {
   console.log(`  export NATS_URL=${nUrl} MONGODB_URI=${mUri}`);
   if (options.check) {
     await stop();
-    console.log('check passed: both servers answered; stopped.');
+    console.log('check passed: both servers answered, streams and indexes are in place; stopped.');
     return;
   }
   console.log('\nPress Ctrl-C to stop.');
