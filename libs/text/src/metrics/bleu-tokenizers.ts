@@ -34,22 +34,28 @@ export const BLEU_TOKENIZER_NAMES = ['13a', 'intl', 'char', 'none'] as const;
 /** One of {@link BLEU_TOKENIZER_NAMES}. */
 export type BleuTokenizerName = (typeof BLEU_TOKENIZER_NAMES)[number];
 
-// ASCII punctuation and symbols except ' , - . (tokenizer_re.py, first rule)
-const RE_13A_PUNCT = /[{-~[-` -&(-+:-@/]/g;
+// ASCII punctuation and symbols except ' , - . (tokenizer_re.py, first rule). sacrebleu's class
+// also holds the space, but padding a space with spaces changes no token (the later rules consume
+// a space only as the non-digit neighbour of a period/comma, and any space there matches alike).
+const RE_13A_PUNCT = /[{-~[-`!-&(-+:-@/]/g;
 const RE_13A_DOT_AFTER = /([^0-9])([.,])/g;
 const RE_13A_DOT_BEFORE = /([.,])([^0-9])/g;
 const RE_13A_DASH = /([0-9])(-)/g;
 
 function split13a(line: string): string[] {
-  let s = line.replaceAll('<skipped>', '').replaceAll('-\n', '').replaceAll('\n', ' ');
+  let s = line;
+  if (s.includes('<skipped>')) s = s.replaceAll('<skipped>', '');
+  if (s.includes('\n')) s = s.replaceAll('-\n', '').replaceAll('\n', ' ');
   if (s.includes('&')) {
     s = s.replaceAll('&quot;', '"').replaceAll('&amp;', '&').replaceAll('&lt;', '<').replaceAll('&gt;', '>');
   }
-  s = ` ${s} `
-    .replace(RE_13A_PUNCT, ' $& ')
-    .replace(RE_13A_DOT_AFTER, '$1 $2 ')
-    .replace(RE_13A_DOT_BEFORE, ' $1 $2')
-    .replace(RE_13A_DASH, '$1 $2 ');
+  // each rule is skipped when it cannot match: most lines have no symbol and no dash
+  s = ` ${s} `;
+  RE_13A_PUNCT.lastIndex = 0;
+  if (RE_13A_PUNCT.test(s)) s = s.replace(RE_13A_PUNCT, ' $& ');
+  if (s.includes('.') || s.includes(','))
+    s = s.replace(RE_13A_DOT_AFTER, '$1 $2 ').replace(RE_13A_DOT_BEFORE, ' $1 $2');
+  if (s.includes('-')) s = s.replace(RE_13A_DASH, '$1 $2 ');
   return pySplit(s);
 }
 
