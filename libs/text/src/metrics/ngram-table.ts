@@ -16,17 +16,18 @@
  */
 
 /** Interns `items` into `vocab` (new items get the next id) and returns their ids. */
-export function internAll<K>(vocab: Map<K, number>, items: Iterable<K>): Int32Array {
-  const ids: number[] = [];
-  for (const item of items) {
+export function internAll<K>(vocab: Map<K, number>, items: readonly K[]): Int32Array {
+  const ids = new Int32Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
     let id = vocab.get(item);
     if (id === undefined) {
       id = vocab.size;
       vocab.set(item, id);
     }
-    ids.push(id);
+    ids[i] = id;
   }
-  return Int32Array.from(ids);
+  return ids;
 }
 
 const ROOT = -1;
