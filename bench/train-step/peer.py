@@ -1,7 +1,10 @@
 """PyTorch CPU peer for bench/train-step: the same Transformer, initial weights, batches, AdamW,
 clipping and schedule as our engine. Reads out/{config.json,init.safetensors,batches.bin}; prints JSON
-(tokens/s, peak RSS, per-step losses) on stdout. Independent implementation: written against the
-model description in libs/runtime/src/models, not generated from it."""
+(per-step loss, time and tokens, then peak RSS) on stdout. Independent implementation: written against the
+model description in libs/runtime/src/models, not generated from it.
+
+Driven step by step over stdin/stdout by bench.ts (see the protocol below); timing is per step,
+measured here around forward + backward + clip + AdamW, like ours."""
 import json, math, resource, struct, sys, time
 import numpy as np
 import torch
@@ -84,8 +87,9 @@ opt = torch.optim.AdamW(
 w = cfg["warmup"]
 sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / w, math.sqrt(w / (s + 1))))
 raw = np.fromfile(f"{out}/batches.bin", dtype=np.int64).reshape(cfg["steps"], 3, B, L)
-losses, tokens, timed = [], 0, 0.0
-for k in range(cfg["steps"]):
+
+
+def step(k):
     src, tin, tout = (torch.from_numpy(raw[k, j]) for j in range(3))
     t0 = time.perf_counter()
     opt.zero_grad(set_to_none=True)
@@ -94,14 +98,21 @@ for k in range(cfg["steps"]):
     torch.nn.utils.clip_grad_norm_(list(P.values()), cfg["maxGradNorm"])
     opt.step()
     sched.step()
-    dt = time.perf_counter() - t0
-    losses.append(loss.item())
-    if k >= min(3, cfg["steps"] - 1):
-        timed += dt
-        tokens += int((tout != 0).sum())
-    if k % 10 == 0:
-        print(f"torch step {k} loss {losses[-1]:.4f} {dt*1000:.0f} ms", file=sys.stderr)
+    value = loss.item()
+    return value, time.perf_counter() - t0, int((tout != 0).sum())
+
+
+# Lock-step protocol with bench.ts, so both engines see the same machine load: one "step <k>" line in,
+# one JSON line out; "done" ends with the totals.
+print(json.dumps({"ready": True, "torch": torch.__version__}), flush=True)
+for line in sys.stdin:
+    cmd = line.split()
+    if cmd[0] == "done":
+        break
+    k = int(cmd[1])
+    value, dt, ntok = step(k)
+    print(json.dumps({"step": k, "loss": value, "ms": dt * 1000, "tokens": ntok}), flush=True)
 print(json.dumps({
-    "torch": torch.__version__, "tokensPerSec": tokens / timed,
-    "peakRssMb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "losses": losses,
-}))
+    "torch": torch.__version__,
+    "peakRssMb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}), flush=True)

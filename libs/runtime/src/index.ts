@@ -1,7 +1,14 @@
 // @rest/runtime public entry: graph builder, ops, autodiff, optimizers, checkpoints, sessions, models.
 export type { DType } from './onnx/dtype.js';
 export { encodeModel } from './onnx/model-proto.js';
-export type { ProtoModel, ProtoGraph, ProtoNode, ProtoTensor, ProtoValueInfo, ProtoAttribute } from './onnx/model-proto.js';
+export type {
+  ProtoModel,
+  ProtoGraph,
+  ProtoNode,
+  ProtoTensor,
+  ProtoValueInfo,
+  ProtoAttribute,
+} from './onnx/model-proto.js';
 export { Graph, Tensor, graphOf } from './graph/graph.js';
 export type { GraphNode, NodeSpec, VjpRule, TensorData, ExportOptions } from './graph/graph.js';
 export type { Dim, Shape } from './graph/dims.js';
@@ -14,7 +21,21 @@ export type { GemmOptions } from './ops/matmul.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { layerNorm } from './ops/normalization.js';
 export { gather, gatherElements, scatterND } from './ops/indexing.js';
-export { reshape, reshapeLike, transpose, concat, split, slice, unsqueeze, squeeze, expand, shape, size, cast, stopGradient } from './ops/shape-ops.js';
+export {
+  reshape,
+  reshapeLike,
+  transpose,
+  concat,
+  split,
+  slice,
+  unsqueeze,
+  squeeze,
+  expand,
+  shape,
+  size,
+  cast,
+  stopGradient,
+} from './ops/shape-ops.js';
 export { reduceSum, reduceMean, reduceMax, reduceLogSumExp } from './ops/reduce.js';
 export { randomUniformLike, dropout } from './ops/random.js';
 export { ifThenElse } from './ops/control.js';
@@ -37,6 +58,13 @@ export { Session, SessionIoError, hostTensor } from './session/session.js';
 export type { HostTensor, ValueSpec, SessionOptions, ExecutionProvider } from './session/session.js';
 export { transformerParams, checkConfig, ModelConfigError } from './models/config.js';
 export type { TransformerConfig } from './models/config.js';
-export { encode, decode, logits, labelSmoothedCrossEntropy, transformerLoss, transformerTrainingForward } from './models/transformer.js';
+export {
+  encode,
+  decode,
+  logits,
+  labelSmoothedCrossEntropy,
+  transformerLoss,
+  transformerTrainingForward,
+} from './models/transformer.js';
 export type { TransformerBatch } from './models/transformer.js';
 export { sinusoidTable } from './models/layers.js';

@@ -25,7 +25,8 @@ export interface GradientOptions {
  */
 export function gradients(loss: Tensor, wrt: readonly Tensor[], opts: GradientOptions = {}): Tensor[] {
   const g = loss.graph;
-  for (const w of wrt) if (!isFloat(w.dtype)) throw new GraphError(`cannot differentiate with respect to ${w.dtype} ${w.name}`);
+  for (const w of wrt)
+    if (!isFloat(w.dtype)) throw new GraphError(`cannot differentiate with respect to ${w.dtype} ${w.name}`);
   if (opts.seed === undefined && loss.rank !== 0)
     throw new GraphError(`loss ${loss.name} ${showShape(loss.dims)} is not a scalar; pass a seed`);
 
@@ -51,7 +52,12 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], opts: GradientOp
     const list = pending.get(t);
     if (list === undefined || list.length === 0) return undefined;
     if (list.length === 1) return list[0];
-    const sum = g.emit({ opType: 'Sum', inputs: list, outputs: [{ dtype: t.dtype, dims: t.dims }], hint: 'acc' })[0]!;
+    const sum = g.emit({
+      opType: 'Sum',
+      inputs: list,
+      outputs: [{ dtype: t.dtype, dims: t.dims }],
+      hint: 'acc',
+    })[0]!;
     pending.set(t, [sum]);
     return sum;
   };

@@ -31,7 +31,11 @@ function forward(g: Graph, p: ReadonlyMap<string, Tensor>): { loss: Tensor } {
 
 function batch(k: number): Record<string, HostTensor> {
   return {
-    x: { dtype: 'f32', dims: [4, 6], data: Float32Array.from({ length: 24 }, (_, i) => Math.sin(i * 0.7 + k)) },
+    x: {
+      dtype: 'f32',
+      dims: [4, 6],
+      data: Float32Array.from({ length: 24 }, (_, i) => Math.sin(i * 0.7 + k)),
+    },
     y: { dtype: 'i64', dims: [4, 1], data: BigInt64Array.from([0, 1, 2, 3].map((i) => BigInt((i + k) % 5))) },
   };
 }
@@ -39,7 +43,13 @@ function batch(k: number): Record<string, HostTensor> {
 test('checkpoint: resume from safetensors gives a bit-identical next step', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ckpt-'));
   try {
-    const spec = { table, dtype: 'f32' as const, forward, optimizer: 'adamw' as const, schedule: { kind: 'inverse-sqrt' as const, warmupSteps: 3 } };
+    const spec = {
+      table,
+      dtype: 'f32' as const,
+      forward,
+      optimizer: 'adamw' as const,
+      schedule: { kind: 'inverse-sqrt' as const, warmupSteps: 3 },
+    };
     const hyper = { lr: 0.01 };
     const a = await Trainer.create(spec, hyper, { intraOpThreads: 1 });
     for (let k = 0; k < 5; k++) await a.trainStep(batch(k));

@@ -26,7 +26,11 @@ interface HeaderEntry {
 export async function saveCheckpoint(path: string, table: ParamTable, state: TrainState): Promise<void> {
   const dtype = state.params instanceof Float64Array ? 'f64' : 'f32';
   const header: Record<string, HeaderEntry | Record<string, string>> = {
-    __metadata__: { format: 'rest-runtime', step: String(state.step), slots: Object.keys(state.slots).join(',') },
+    __metadata__: {
+      format: 'rest-runtime',
+      step: String(state.step),
+      slots: Object.keys(state.slots).join(','),
+    },
   };
   const chunks: Uint8Array[] = [];
   let offset = 0;
@@ -34,7 +38,11 @@ export async function saveCheckpoint(path: string, table: ParamTable, state: Tra
     for (const e of table.entries) {
       const view = buf.subarray(e.offset, e.offset + e.size);
       const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-      header[`${name}${e.name}`] = { dtype: ST_DTYPE[dtype], shape: [...e.shape], data_offsets: [offset, offset + bytes.length] };
+      header[`${name}${e.name}`] = {
+        dtype: ST_DTYPE[dtype],
+        shape: [...e.shape],
+        data_offsets: [offset, offset + bytes.length],
+      };
       chunks.push(bytes);
       offset += bytes.length;
     }
@@ -85,7 +93,9 @@ export async function loadCheckpoint(path: string, table: ParamTable): Promise<T
       const h = header[`${prefix}${e.name}`] as HeaderEntry | undefined;
       if (h === undefined) throw new CheckpointError(`${path}: missing ${prefix}${e.name}`);
       if (h.dtype !== ST_DTYPE[dtype] || h.shape.join(',') !== e.shape.join(','))
-        throw new CheckpointError(`${path}: ${prefix}${e.name} is ${h.dtype} [${h.shape.join(', ')}], expected ${ST_DTYPE[dtype]} [${e.shape.join(', ')}]`);
+        throw new CheckpointError(
+          `${path}: ${prefix}${e.name} is ${h.dtype} [${h.shape.join(', ')}], expected ${ST_DTYPE[dtype]} [${e.shape.join(', ')}]`,
+        );
       const [b, end] = h.data_offsets;
       bytes.set(data.subarray(b, end), e.offset * out.BYTES_PER_ELEMENT);
     }

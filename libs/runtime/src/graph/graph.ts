@@ -5,7 +5,13 @@
  * a counter, so the same build code always gives the same names.
  */
 import type { DType } from '../onnx/dtype.js';
-import type { ProtoAttribute, ProtoGraph, ProtoModel, ProtoTensor, ProtoValueInfo } from '../onnx/model-proto.js';
+import type {
+  ProtoAttribute,
+  ProtoGraph,
+  ProtoModel,
+  ProtoTensor,
+  ProtoValueInfo,
+} from '../onnx/model-proto.js';
 import { encodeModel } from '../onnx/model-proto.js';
 import { canonDim, type Shape } from './dims.js';
 import { GraphError } from './errors.js';
@@ -43,14 +49,28 @@ export interface GraphNode {
 
 /** A symbolic tensor: a named value of the graph with a dtype and a (possibly symbolic) shape. */
 export class Tensor {
+  #name: string;
+
   /** @internal */
   constructor(
     readonly graph: Graph,
-    readonly name: string,
+    name: string,
     readonly dtype: DType,
     readonly dims: Shape,
     readonly producer: GraphNode | undefined,
-  ) {}
+  ) {
+    this.#name = name;
+  }
+
+  /** The value name in the exported graph. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** @internal Renames a node output that becomes a graph output (see {@link Graph.output}). */
+  renameAsOutput(name: string): void {
+    this.#name = name;
+  }
 
   /** Number of axes. */
   get rank(): number {
@@ -132,7 +152,9 @@ export class Graph {
   /** A constant stored as an initializer. Small constants with equal contents are shared. */
   constant(dtype: DType, dims: readonly number[], data: TensorData, hint = 'const'): Tensor {
     const small = data.length <= 16;
-    const key = small ? `${dtype}|${dims.join(',')}|${Array.from(data as ArrayLike<number | bigint>).join(',')}` : '';
+    const key = small
+      ? `${dtype}|${dims.join(',')}|${Array.from(data as ArrayLike<number | bigint>).join(',')}`
+      : '';
     if (small) {
       const hit = this.constCache.get(key);
       if (hit !== undefined) return hit;
@@ -173,12 +195,27 @@ export class Graph {
     return t.graph === this || (this.parent !== undefined && this.parent.owns(t));
   }
 
-  /** Marks `t` as a graph output named `name` (adding an Identity when the name differs). */
+  /**
+   * Marks `t` as a graph output named `name`. A node output of this (top-level) graph that is not an
+   * output yet is renamed to `name`, so its producer writes straight into the output, which may be a
+   * caller's pre-bound buffer; otherwise (a graph input, a constant, a second name) an Identity is added.
+   * Throws GraphError when `name` is taken.
+   */
   output(t: Tensor, name?: string): Tensor {
     let out = t;
     if (name !== undefined && name !== t.name) {
       if (this.used.has(name)) throw new GraphError(`output name ${name} is already used`);
       this.used.set(name, 1);
+      if (
+        this.parent === undefined &&
+        t.graph === this &&
+        t.producer !== undefined &&
+        !this.outputs.includes(t)
+      ) {
+        t.renameAsOutput(name);
+        this.outputs.push(t);
+        return t;
+      }
       const node: GraphNode = {
         opType: 'Identity',
         name: `${name}#node`,
@@ -226,7 +263,12 @@ export class Graph {
 
   /** The model as plain proto records. */
   toModel(opts: ExportOptions = {}): ProtoModel {
-    return { graph: this.toProto(), opset: opts.opset ?? 18, irVersion: opts.irVersion ?? 8, docString: opts.docString };
+    return {
+      graph: this.toProto(),
+      opset: opts.opset ?? 18,
+      irVersion: opts.irVersion ?? 8,
+      docString: opts.docString,
+    };
   }
 
   /** The model as ONNX bytes. */
@@ -244,7 +286,8 @@ export function graphOf(op: string, ...ts: readonly (Tensor | undefined)[]): Gra
     if (g === undefined || isInner(t.graph, g)) g = t.graph;
   }
   if (g === undefined) throw new GraphError(`${op}: no tensor operands`);
-  for (const t of ts) if (t !== undefined && !g.owns(t)) throw new GraphError(`${op}: operands from unrelated graphs`);
+  for (const t of ts)
+    if (t !== undefined && !g.owns(t)) throw new GraphError(`${op}: operands from unrelated graphs`);
   return g;
 }
 

@@ -44,7 +44,8 @@ export class ModelConfigError extends Error {
 export function checkConfig(c: TransformerConfig): void {
   const problems: string[] = [];
   for (const k of ['vocabSize', 'dModel', 'heads', 'ffnDim', 'encoderLayers', 'decoderLayers'] as const)
-    if (!Number.isInteger(c[k]) || c[k] < (k.endsWith('Layers') ? 0 : 1)) problems.push(`${k}: must be a positive integer, got ${c[k]}`);
+    if (!Number.isInteger(c[k]) || c[k] < (k.endsWith('Layers') ? 0 : 1))
+      problems.push(`${k}: must be a positive integer, got ${c[k]}`);
   if (c.dModel % c.heads !== 0) problems.push(`heads: ${c.heads} does not divide dModel ${c.dModel}`);
   const p = c.dropout ?? 0;
   if (!(p >= 0 && p < 1)) problems.push(`dropout: must be in [0, 1), got ${p}`);
@@ -79,10 +80,17 @@ function attention(name: string, d: number): ParamSpec[] {
 export function transformerParams(c: TransformerConfig): ParamSpec[] {
   checkConfig(c);
   const { vocabSize: V, dModel: D, ffnDim: F } = c;
-  const specs: ParamSpec[] = [{ name: 'embed', shape: [V, D], init: { kind: 'normal', std: D ** -0.5 }, decay: true }];
+  const specs: ParamSpec[] = [
+    { name: 'embed', shape: [V, D], init: { kind: 'normal', std: D ** -0.5 }, decay: true },
+  ];
   const ffn = (name: string): ParamSpec[] => [...linear(`${name}.fc1`, D, F), ...linear(`${name}.fc2`, F, D)];
   for (let i = 0; i < c.encoderLayers; i++) {
-    specs.push(...attention(`enc.${i}.self_attn`, D), ...norm(`enc.${i}.ln1`, D), ...ffn(`enc.${i}.ffn`), ...norm(`enc.${i}.ln2`, D));
+    specs.push(
+      ...attention(`enc.${i}.self_attn`, D),
+      ...norm(`enc.${i}.ln1`, D),
+      ...ffn(`enc.${i}.ffn`),
+      ...norm(`enc.${i}.ln2`, D),
+    );
   }
   for (let i = 0; i < c.decoderLayers; i++) {
     specs.push(

@@ -5,14 +5,15 @@
 import type { Graph, Tensor } from '../graph/graph.js';
 import { add, mul } from '../ops/arithmetic.js';
 import { gelu, relu } from '../ops/activations.js';
-import { matMul } from '../ops/matmul.js';
+import { gemm, matMul } from '../ops/matmul.js';
 import { softmax } from '../ops/softmax.js';
 import { dropout } from '../ops/random.js';
 import { layerNorm } from '../ops/normalization.js';
-import { reshape, transpose, unsqueeze } from '../ops/shape-ops.js';
+import { reshape, reshapeLike, transpose, unsqueeze } from '../ops/shape-ops.js';
 import { greater, where, equal } from '../ops/select.js';
 import { gather } from '../ops/indexing.js';
-import { scalar, shapeTensor } from '../ops/helpers.js';
+import { int64s, scalar, shapeTensor } from '../ops/helpers.js';
+import { isStatic } from '../graph/dims.js';
 
 /** Parameter lookup by name (throws through Map.get misuse only in model code). */
 export type Params = ReadonlyMap<string, Tensor>;
@@ -20,9 +21,43 @@ export type Params = ReadonlyMap<string, Tensor>;
 /** Large negative bias that removes a key from attention. */
 const MASKED = -1e9;
 
-/** `x @ W + b` for `x: [.., In]`, `W: [In, Out]`. */
+/**
+ * `x @ W + b` for `x: [.., In]`, `W: [In, Out]` (static). The rows are flattened into one Gemm with the
+ * bias as its C operand, which adds the bias inside the product instead of in a separate pass over the
+ * `[.., Out]` result (onnxruntime fuses MatMul + Add into Gemm only for 2-D operands).
+ */
 export function linear(p: Params, name: string, x: Tensor): Tensor {
-  return add(matMul(x, p.get(`${name}.w`)!), p.get(`${name}.b`)!);
+  const w = p.get(`${name}.w`)!; // [In, Out]
+  const b = p.get(`${name}.b`)!; // [Out]
+  const [inDim, outDim] = w.dims;
+  if (x.rank === 2 || typeof inDim !== 'number' || typeof outDim !== 'number') return add(matMul(x, w), b);
+  const y = gemm(reshape(x, [-1, inDim]), w, b); // [N, Out]
+  const g = x.graph;
+  const lead = x.dims.slice(0, -1);
+  const target = isStatic(lead)
+    ? int64s(g, [...lead, outDim])
+    : g.emit({
+        opType: 'Concat',
+        inputs: [
+          g.emit({
+            opType: 'Shape',
+            inputs: [x],
+            outputs: [{ dtype: 'i64', dims: [x.rank - 1] }],
+            attributes: { end: { kind: 'int', value: -1 } },
+            hint: 'lead_shape',
+          })[0]!,
+          int64s(g, [outDim]),
+        ],
+        outputs: [{ dtype: 'i64', dims: [x.rank] }],
+        attributes: { axis: { kind: 'int', value: 0 } },
+        hint: 'out_shape',
+      })[0]!;
+  return g.emit({
+    opType: 'Reshape',
+    inputs: [y, target],
+    outputs: [{ dtype: y.dtype, dims: [...lead, outDim] }],
+    vjp: ([d]) => [reshapeLike(d!, y)],
+  })[0]!;
 }
 
 /** LayerNorm with `<name>.g`, `<name>.b`. */
@@ -100,7 +135,12 @@ function positionIds(ids: Tensor): Tensor {
 export function embed(g: Graph, table: Tensor, ids: Tensor, scale: boolean, maxPositions: number): Tensor {
   const d = table.dims[1] as number;
   const data = sinusoidTable(maxPositions, d);
-  const pos = g.constant(table.dtype, [maxPositions, d], table.dtype === 'f64' ? data : Float32Array.from(data), 'sinusoids');
+  const pos = g.constant(
+    table.dtype,
+    [maxPositions, d],
+    table.dtype === 'f64' ? data : Float32Array.from(data),
+    'sinusoids',
+  );
   const tok = gather(table, ids); // [B, L, D]
   return add(scale ? mul(tok, Math.sqrt(d)) : tok, gather(pos, positionIds(ids))); // [B, L, D]
 }

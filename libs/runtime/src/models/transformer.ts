@@ -7,7 +7,10 @@
  * right), `tgt_out [B, T] i64` (labels; `padId` positions are ignored).
  */
 import type { Graph, Tensor } from '../graph/graph.js';
-import { add, div, mul, neg } from '../ops/arithmetic.js';
+import { add, div, mul, neg, sub } from '../ops/arithmetic.js';
+import { exp } from '../ops/activations.js';
+import { showShape } from '../graph/dims.js';
+import { ShapeError } from '../graph/errors.js';
 import { gemm } from '../ops/matmul.js';
 import { logSoftmax } from '../ops/softmax.js';
 import { gatherElements } from '../ops/indexing.js';
@@ -17,7 +20,15 @@ import { equal, not } from '../ops/select.js';
 import { dropout } from '../ops/random.js';
 import { scalar } from '../ops/helpers.js';
 import { checkConfig, type TransformerConfig } from './config.js';
-import { causalBias, embed, feedForward, multiHeadAttention, norm, paddingBias, type Params } from './layers.js';
+import {
+  causalBias,
+  embed,
+  feedForward,
+  multiHeadAttention,
+  norm,
+  paddingBias,
+  type Params,
+} from './layers.js';
 
 interface Resolved {
   h: number;
@@ -29,7 +40,13 @@ interface Resolved {
 
 function resolve(c: TransformerConfig): Resolved {
   checkConfig(c);
-  return { h: c.heads, drop: c.dropout ?? 0, pre: c.preNorm ?? true, act: c.activation ?? 'relu', eps: c.lnEps ?? 1e-5 };
+  return {
+    h: c.heads,
+    drop: c.dropout ?? 0,
+    pre: c.preNorm ?? true,
+    act: c.activation ?? 'relu',
+    eps: c.lnEps ?? 1e-5,
+  };
 }
 
 /** A residual sub-layer, pre- or post-LN: `x + f(ln(x))` or `ln(x + f(x))`. */
@@ -39,7 +56,12 @@ function residual(r: Resolved, p: Params, lnName: string, x: Tensor, f: (y: Tens
 }
 
 /** Encodes `src [B, S] i64` → `[B, S, D]`; also returns the key-padding bias `[B, 1, 1, S]`. */
-export function encode(c: TransformerConfig, g: Graph, p: Params, src: Tensor): { memory: Tensor; srcBias: Tensor } {
+export function encode(
+  c: TransformerConfig,
+  g: Graph,
+  p: Params,
+  src: Tensor,
+): { memory: Tensor; srcBias: Tensor } {
   const r = resolve(c);
   const table = p.get('embed')!;
   const srcBias = paddingBias(src, c.padId ?? 0, table.dtype as 'f32' | 'f64');
@@ -47,7 +69,9 @@ export function encode(c: TransformerConfig, g: Graph, p: Params, src: Tensor): 
   for (let i = 0; i < c.encoderLayers; i++) {
     x = g.scope(`enc.${i}`, () => {
       const l = `enc.${i}`;
-      const y = residual(r, p, `${l}.ln1`, x, (z) => multiHeadAttention(p, `${l}.self_attn`, z, z, srcBias, r.h, r.drop));
+      const y = residual(r, p, `${l}.ln1`, x, (z) =>
+        multiHeadAttention(p, `${l}.self_attn`, z, z, srcBias, r.h, r.drop),
+      );
       return residual(r, p, `${l}.ln2`, y, (z) => feedForward(p, `${l}.ffn`, z, r.act, r.drop));
     });
   }
@@ -55,7 +79,14 @@ export function encode(c: TransformerConfig, g: Graph, p: Params, src: Tensor): 
 }
 
 /** Decodes `tgtIn [B, T] i64` against `memory [B, S, D]` → hidden states `[B, T, D]`. */
-export function decode(c: TransformerConfig, g: Graph, p: Params, tgtIn: Tensor, memory: Tensor, srcBias: Tensor): Tensor {
+export function decode(
+  c: TransformerConfig,
+  g: Graph,
+  p: Params,
+  tgtIn: Tensor,
+  memory: Tensor,
+  srcBias: Tensor,
+): Tensor {
   const r = resolve(c);
   const table = p.get('embed')!;
   const selfBias = causalBias(tgtIn, table.dtype as 'f32' | 'f64'); // [T, T]
@@ -63,8 +94,12 @@ export function decode(c: TransformerConfig, g: Graph, p: Params, tgtIn: Tensor,
   for (let i = 0; i < c.decoderLayers; i++) {
     x = g.scope(`dec.${i}`, () => {
       const l = `dec.${i}`;
-      const a = residual(r, p, `${l}.ln1`, x, (z) => multiHeadAttention(p, `${l}.self_attn`, z, z, selfBias, r.h, r.drop));
-      const b = residual(r, p, `${l}.ln2`, a, (z) => multiHeadAttention(p, `${l}.cross_attn`, z, memory, srcBias, r.h, r.drop));
+      const a = residual(r, p, `${l}.ln1`, x, (z) =>
+        multiHeadAttention(p, `${l}.self_attn`, z, z, selfBias, r.h, r.drop),
+      );
+      const b = residual(r, p, `${l}.ln2`, a, (z) =>
+        multiHeadAttention(p, `${l}.cross_attn`, z, memory, srcBias, r.h, r.drop),
+      );
       return residual(r, p, `${l}.ln3`, b, (z) => feedForward(p, `${l}.ffn`, z, r.act, r.drop));
     });
   }
@@ -79,8 +114,14 @@ export function logits(p: Params, hidden: Tensor): Tensor {
 
 /**
  * Label-smoothed cross-entropy, mean over non-pad tokens: per token `(1-ε)·(-log p[y]) + ε·mean_v(-log p[v])`
- * (torch.nn.CrossEntropyLoss with label_smoothing=ε, ignore_index=pad). `logits [N, V]`, `labels [B, T] i64`.
- * Returns the loss, the plain NLL (mean) and the token count.
+ * (torch.nn.CrossEntropyLoss with label_smoothing=ε, ignore_index=pad). `logits [N, V]` (V static),
+ * `labels [B, T] i64` in [0, V). Returns the loss, the plain NLL (mean) and the token count. Throws
+ * ShapeError for a symbolic V.
+ *
+ * The loss node carries the whole loss's gradient rule, `dLogits = w·(softmax − (1−ε)·onehot(y) − ε/V)`
+ * with `w = mask/tokens` per row: the forward's nodes are not differentiated one by one, which would
+ * materialise several `[N, V]` gradients (LogSoftmax's, ReduceMean's, the one-hot scatter into zeros)
+ * and add them up.
  */
 export function labelSmoothedCrossEntropy(
   logitsNV: Tensor,
@@ -88,19 +129,43 @@ export function labelSmoothedCrossEntropy(
   eps: number,
   padId: number,
 ): { loss: Tensor; nll: Tensor; tokens: Tensor } {
+  const g = logitsNV.graph;
   const dtype = logitsNV.dtype;
+  const V = logitsNV.dims[1];
+  if (logitsNV.rank !== 2 || typeof V !== 'number')
+    throw new ShapeError(
+      'LabelSmoothedCrossEntropy',
+      `logits must be [N, V] with a static V, got ${showShape(logitsNV.dims)}`,
+    );
   const y = reshape(labels, [-1, 1]); // [N, 1] i64
   const logp = logSoftmax(logitsNV, -1); // [N, V]
   const nll = neg(gatherElements(logp, y, 1)); // [N, 1]
   const smooth = neg(reduceMean(logp, [1], true)); // [N, 1]
   const perToken = eps === 0 ? nll : add(mul(nll, 1 - eps), mul(smooth, eps)); // [N, 1]
-  const mask = cast(not(equal(y, scalar(y.graph, 'i64', padId))), dtype); // [N, 1]
+  const mask = cast(not(equal(y, scalar(g, 'i64', padId))), dtype); // [N, 1]
   const tokens = reduceSum(mask, [0, 1]); // []
-  return {
-    loss: div(reduceSum(mul(perToken, mask), [0, 1]), tokens),
-    nll: div(reduceSum(mul(nll, mask), [0, 1]), tokens),
-    tokens,
-  };
+  const total = reduceSum(mul(perToken, mask), [0, 1]); // []
+  const loss = g.emit({
+    opType: 'Div',
+    inputs: [total, tokens],
+    outputs: [{ dtype, dims: [] }],
+    hint: 'ce_loss',
+    diffInputs: [logitsNV],
+    vjp: ([d]) => {
+      const w = mul(div(mask, tokens), d!); // [N, 1]
+      const p = exp(logp); // [N, V]
+      const spread = mul(eps === 0 ? p : sub(p, eps / V), w); // [N, V]
+      const dLogits = g.emit({
+        opType: 'ScatterElements',
+        inputs: [spread, y, mul(w, -(1 - eps))],
+        outputs: [{ dtype, dims: logitsNV.dims }],
+        attributes: { axis: { kind: 'int', value: 1 }, reduction: { kind: 'string', value: 'add' } },
+        hint: 'd_logits',
+      })[0]!;
+      return [dLogits];
+    },
+  })[0]!;
+  return { loss, nll: div(reduceSum(mul(nll, mask), [0, 1]), tokens), tokens };
 }
 
 /** Batch tensors of the training forward. */
@@ -114,15 +179,27 @@ export interface TransformerBatch {
 }
 
 /** Loss and metrics of the model on a batch. */
-export function transformerLoss(c: TransformerConfig, g: Graph, p: Params, b: TransformerBatch): { loss: Tensor; metrics: Record<string, Tensor> } {
+export function transformerLoss(
+  c: TransformerConfig,
+  g: Graph,
+  p: Params,
+  b: TransformerBatch,
+): { loss: Tensor; metrics: Record<string, Tensor> } {
   const { memory, srcBias } = encode(c, g, p, b.src);
   const hidden = decode(c, g, p, b.tgtIn, memory, srcBias);
-  const { loss, nll, tokens } = labelSmoothedCrossEntropy(logits(p, hidden), b.tgtOut, c.labelSmoothing ?? 0.1, c.padId ?? 0);
+  const { loss, nll, tokens } = labelSmoothedCrossEntropy(
+    logits(p, hidden),
+    b.tgtOut,
+    c.labelSmoothing ?? 0.1,
+    c.padId ?? 0,
+  );
   return { loss, metrics: { nll, tokens } };
 }
 
 /** The training forward for {@link buildTrainStep}: declares `src`, `tgt_in`, `tgt_out`. */
-export function transformerTrainingForward(c: TransformerConfig): (g: Graph, p: Params) => { loss: Tensor; metrics: Record<string, Tensor> } {
+export function transformerTrainingForward(
+  c: TransformerConfig,
+): (g: Graph, p: Params) => { loss: Tensor; metrics: Record<string, Tensor> } {
   return (g, p) =>
     transformerLoss(c, g, p, {
       src: g.input('src', 'i64', ['B', 'S']),

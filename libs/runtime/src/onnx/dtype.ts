@@ -22,10 +22,12 @@ export const ONNX_DTYPE = { f32: 1, i64: 7, bool: 9, f64: 11 } as const satisfie
 export const DTYPE_BYTES = { f32: 4, f64: 8, i64: 8, bool: 1 } as const satisfies Record<DType, number>;
 
 /** onnxruntime-common's names for the dtypes. */
-export const ORT_TYPE = { f32: 'float32', f64: 'float64', i64: 'int64', bool: 'bool' } as const satisfies Record<
-  DType,
-  string
->;
+export const ORT_TYPE = {
+  f32: 'float32',
+  f64: 'float64',
+  i64: 'int64',
+  bool: 'bool',
+} as const satisfies Record<DType, string>;
 
 /** Whether gradients may flow through values of this dtype. */
 export function isFloat(dtype: DType): dtype is 'f32' | 'f64' {

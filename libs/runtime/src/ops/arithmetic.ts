@@ -12,10 +12,18 @@ import { scalar, sumTo } from './helpers.js';
 export function binary(op: string, a: Tensor, b: Tensor, vjp: ((y: Tensor) => VjpRule) | undefined): Tensor {
   const g = graphOf(op, a, b);
   if (a.dtype !== b.dtype)
-    throw new DTypeError(op, `operand dtypes differ: ${a.dtype} ${showShape(a.dims)} vs ${b.dtype} ${showShape(b.dims)}`);
+    throw new DTypeError(
+      op,
+      `operand dtypes differ: ${a.dtype} ${showShape(a.dims)} vs ${b.dtype} ${showShape(b.dims)}`,
+    );
   const dims = broadcastShapes(op, [a.dims, b.dims]);
   const rule: VjpRule | undefined = vjp === undefined ? undefined : (d, needs) => vjp(y)(d, needs);
-  const y: Tensor = g.emit({ opType: op, inputs: [a, b], outputs: [{ dtype: a.dtype, dims }], vjp: rule })[0]!;
+  const y: Tensor = g.emit({
+    opType: op,
+    inputs: [a, b],
+    outputs: [{ dtype: a.dtype, dims }],
+    vjp: rule,
+  })[0]!;
   return y;
 }
 
@@ -27,7 +35,10 @@ function lift(x: Tensor | number, like: Tensor): Tensor {
 /** `a + b`, broadcasting. */
 export function add(a: Tensor, b: Tensor | number): Tensor {
   const B = lift(b, a);
-  return binary('Add', a, B, () => ([d], [na, nb]) => [na ? sumTo(d!, a.dims) : undefined, nb ? sumTo(d!, B.dims) : undefined]);
+  return binary('Add', a, B, () => ([d], [na, nb]) => [
+    na ? sumTo(d!, a.dims) : undefined,
+    nb ? sumTo(d!, B.dims) : undefined,
+  ]);
 }
 
 /** `a - b`, broadcasting. */
@@ -83,11 +94,22 @@ export function log(x: Tensor): Tensor {
  * Emits an elementwise unary node. `rule(y)` gives the input gradient from the output gradient; it
  * receives the node's output for rules written in terms of it (exp, sqrt, tanh, sigmoid).
  */
-export function unary(op: string, x: Tensor, rule: ((y: Tensor) => (d: Tensor) => Tensor) | undefined, attributes = {}): Tensor {
+export function unary(
+  op: string,
+  x: Tensor,
+  rule: ((y: Tensor) => (d: Tensor) => Tensor) | undefined,
+  attributes = {},
+): Tensor {
   const g = x.graph;
   if (x.dtype !== 'f32' && x.dtype !== 'f64' && rule !== undefined)
     throw new DTypeError(op, `expects a float tensor, got ${x.dtype}`);
   const vjp: VjpRule | undefined = rule === undefined ? undefined : ([d]) => [rule(y)(d!)];
-  const y: Tensor = g.emit({ opType: op, inputs: [x], outputs: [{ dtype: x.dtype, dims: x.dims }], vjp, attributes })[0]!;
+  const y: Tensor = g.emit({
+    opType: op,
+    inputs: [x],
+    outputs: [{ dtype: x.dtype, dims: x.dims }],
+    vjp,
+    attributes,
+  })[0]!;
   return y;
 }

@@ -14,7 +14,12 @@ export function erfF64Parts(x: Tensor): { negative: Tensor; value: Tensor; negat
   const g = x.graph;
   const c = (v: number): Tensor => scalar(g, 'f64', v);
   const op = (opType: string, ...inputs: Tensor[]): Tensor =>
-    g.emit({ opType, inputs, outputs: [{ dtype: 'f64', dims: x.dims }], hint: `erf_${opType.toLowerCase()}` })[0]!;
+    g.emit({
+      opType,
+      inputs,
+      outputs: [{ dtype: 'f64', dims: x.dims }],
+      hint: `erf_${opType.toLowerCase()}`,
+    })[0]!;
   const a = op('Abs', x);
   const a2 = op('Mul', a, a);
   // Maclaurin: erf(a) = 2/√π · a · Σ (-1)^n a^(2n) / (n! (2n+1))
@@ -33,8 +38,20 @@ export function erfF64Parts(x: Tensor): { negative: Tensor; value: Tensor; negat
   for (let k = K; k >= 1; k--) f = op('Add', a, op('Div', c(k / 2), f));
   const erfc = op('Div', op('Mul', op('Exp', op('Neg', a2)), c(1 / Math.sqrt(Math.PI))), f);
   const tail = op('Sub', c(1), erfc);
-  const small = g.emit({ opType: 'Less', inputs: [a, c(2.5)], outputs: [{ dtype: 'bool', dims: x.dims }] })[0]!;
-  const value = g.emit({ opType: 'Where', inputs: [small, series, tail], outputs: [{ dtype: 'f64', dims: x.dims }] })[0]!;
-  const negative = g.emit({ opType: 'Less', inputs: [x, c(0)], outputs: [{ dtype: 'bool', dims: x.dims }] })[0]!;
+  const small = g.emit({
+    opType: 'Less',
+    inputs: [a, c(2.5)],
+    outputs: [{ dtype: 'bool', dims: x.dims }],
+  })[0]!;
+  const value = g.emit({
+    opType: 'Where',
+    inputs: [small, series, tail],
+    outputs: [{ dtype: 'f64', dims: x.dims }],
+  })[0]!;
+  const negative = g.emit({
+    opType: 'Less',
+    inputs: [x, c(0)],
+    outputs: [{ dtype: 'bool', dims: x.dims }],
+  })[0]!;
   return { negative, value, negated: op('Neg', value) };
 }

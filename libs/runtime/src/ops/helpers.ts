@@ -35,7 +35,12 @@ export function sameShape(a: Shape, b: Shape): boolean {
 export function shapeTensor(x: Tensor): Tensor {
   const g = x.graph;
   if (isStatic(x.dims)) return int64s(g, x.dims);
-  return g.emit({ opType: 'Shape', inputs: [x], outputs: [{ dtype: 'i64', dims: [x.rank] }], hint: 'shape' })[0]!;
+  return g.emit({
+    opType: 'Shape',
+    inputs: [x],
+    outputs: [{ dtype: 'i64', dims: [x.rank] }],
+    hint: 'shape',
+  })[0]!;
 }
 
 /**
@@ -64,10 +69,18 @@ export function sumTo(dY: Tensor, dims: Shape): Tensor {
   }
   if (lead === 0) return r;
   if (isStatic(dims)) {
-    return g.emit({ opType: 'Reshape', inputs: [r, int64s(g, dims)], outputs: [{ dtype: r.dtype, dims }] })[0]!;
+    return g.emit({
+      opType: 'Reshape',
+      inputs: [r, int64s(g, dims)],
+      outputs: [{ dtype: r.dtype, dims }],
+    })[0]!;
   }
   const leadAxes = Array.from({ length: lead }, (_, i) => i);
-  return g.emit({ opType: 'Squeeze', inputs: [r, int64s(g, leadAxes)], outputs: [{ dtype: r.dtype, dims }] })[0]!;
+  return g.emit({
+    opType: 'Squeeze',
+    inputs: [r, int64s(g, leadAxes)],
+    outputs: [{ dtype: r.dtype, dims }],
+  })[0]!;
 }
 
 /** Zeros with the shape and dtype of `x` (ConstantOfShape over its runtime shape). */

@@ -33,8 +33,18 @@ export function gather(data: Tensor, indices: Tensor, axis = 0): Tensor {
         ...[...Array(a).keys()],
         ...[...Array(data.rank - a - 1).keys()].map((i) => a + I + i),
       ];
-      const moved = scatterAdd(zerosLike(transpose(data, permData)), unsqueeze(indices, [-1]), transpose(d!, permD));
-      return [transpose(moved, permData.map((_, i) => permData.indexOf(i))), undefined];
+      const moved = scatterAdd(
+        zerosLike(transpose(data, permData)),
+        unsqueeze(indices, [-1]),
+        transpose(d!, permD),
+      );
+      return [
+        transpose(
+          moved,
+          permData.map((_, i) => permData.indexOf(i)),
+        ),
+        undefined,
+      ];
     },
   })[0]!;
 }
@@ -44,7 +54,10 @@ export function gatherElements(data: Tensor, indices: Tensor, axis: number): Ten
   checkIndices('GatherElements', indices);
   const a = normAxis('GatherElements', axis, data.rank);
   if (indices.rank !== data.rank)
-    throw new ShapeError('GatherElements', `data ${showShape(data.dims)} and indices ${showShape(indices.dims)} ranks differ`);
+    throw new ShapeError(
+      'GatherElements',
+      `data ${showShape(data.dims)} and indices ${showShape(indices.dims)} ranks differ`,
+    );
   const g = graphOf('GatherElements', data, indices);
   return g.emit({
     opType: 'GatherElements',
@@ -66,13 +79,17 @@ export function gatherElements(data: Tensor, indices: Tensor, axis: number): Ten
 function checkScatterND(data: Tensor, indices: Tensor, updates: Tensor): void {
   checkIndices('ScatterND', indices);
   const k = indices.dims[indices.rank - 1];
-  const want = typeof k === 'number' && k <= data.rank ? [...indices.dims.slice(0, -1), ...data.dims.slice(k)] : undefined;
+  const want =
+    typeof k === 'number' && k <= data.rank
+      ? [...indices.dims.slice(0, -1), ...data.dims.slice(k)]
+      : undefined;
   if (want === undefined || want.length !== updates.rank || want.some((w, i) => !dimEq(w, updates.dims[i]!)))
     throw new ShapeError(
       'ScatterND',
       `data ${showShape(data.dims)}, indices ${showShape(indices.dims)}, updates ${showShape(updates.dims)} do not fit`,
     );
-  if (updates.dtype !== data.dtype) throw new DTypeError('ScatterND', `updates ${updates.dtype} vs data ${data.dtype}`);
+  if (updates.dtype !== data.dtype)
+    throw new DTypeError('ScatterND', `updates ${updates.dtype} vs data ${data.dtype}`);
 }
 
 function scatterAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
@@ -99,7 +116,11 @@ export function scatterND(data: Tensor, indices: Tensor, updates: Tensor): Tenso
       nd ? scatterND(d!, indices, zerosLike(updates)) : undefined,
       undefined,
       nu
-        ? g.emit({ opType: 'GatherND', inputs: [d!, indices], outputs: [{ dtype: d!.dtype, dims: updates.dims }] })[0]!
+        ? g.emit({
+            opType: 'GatherND',
+            inputs: [d!, indices],
+            outputs: [{ dtype: d!.dtype, dims: updates.dims }],
+          })[0]!
         : undefined,
     ],
   })[0]!;

@@ -15,10 +15,14 @@ export function matMul(a: Tensor, b: Tensor): Tensor {
   const g = graphOf('MatMul', a, b);
   if (a.dtype !== b.dtype) throw new DTypeError('MatMul', `operand dtypes differ: ${a.dtype} vs ${b.dtype}`);
   if (a.rank < 2 || b.rank < 2)
-    throw new ShapeError('MatMul', `operands must have rank >= 2, got ${showShape(a.dims)} and ${showShape(b.dims)}`);
+    throw new ShapeError(
+      'MatMul',
+      `operands must have rank >= 2, got ${showShape(a.dims)} and ${showShape(b.dims)}`,
+    );
   const [m, k] = a.dims.slice(-2) as [string | number, string | number];
   const [k2, n] = b.dims.slice(-2) as [string | number, string | number];
-  if (!dimEq(k, k2)) throw new ShapeError('MatMul', `inner dims differ: ${showShape(a.dims)} x ${showShape(b.dims)}`);
+  if (!dimEq(k, k2))
+    throw new ShapeError('MatMul', `inner dims differ: ${showShape(a.dims)} x ${showShape(b.dims)}`);
   const batch = broadcastShapes('MatMul', [a.dims.slice(0, -2), b.dims.slice(0, -2)]);
   return g.emit({
     opType: 'MatMul',
@@ -26,8 +30,12 @@ export function matMul(a: Tensor, b: Tensor): Tensor {
     outputs: [{ dtype: a.dtype, dims: [...batch, m, n] }],
     vjp: ([d], [na, nb]) => {
       const dY = d!;
-      const swapB = [...Array(b.rank).keys()].map((i) => (i < b.rank - 2 ? i : i === b.rank - 2 ? b.rank - 1 : b.rank - 2));
-      const swapA = [...Array(a.rank).keys()].map((i) => (i < a.rank - 2 ? i : i === a.rank - 2 ? a.rank - 1 : a.rank - 2));
+      const swapB = [...Array(b.rank).keys()].map((i) =>
+        i < b.rank - 2 ? i : i === b.rank - 2 ? b.rank - 1 : b.rank - 2,
+      );
+      const swapA = [...Array(a.rank).keys()].map((i) =>
+        i < a.rank - 2 ? i : i === a.rank - 2 ? a.rank - 1 : a.rank - 2,
+      );
       let dA: Tensor | undefined;
       let dB: Tensor | undefined;
       if (na) dA = sumTo(matMul(dY, transpose(b, swapB)), a.dims);
@@ -63,7 +71,10 @@ export function gemm(a: Tensor, b: Tensor, c: Tensor | undefined, opts: GemmOpti
   const [m, k] = transA ? [a.dims[1]!, a.dims[0]!] : [a.dims[0]!, a.dims[1]!];
   const [k2, n] = transB ? [b.dims[1]!, b.dims[0]!] : [b.dims[0]!, b.dims[1]!];
   if (!dimEq(k, k2))
-    throw new ShapeError('Gemm', `inner dims differ: ${showShape(a.dims)}${transA ? 'ᵀ' : ''} x ${showShape(b.dims)}${transB ? 'ᵀ' : ''}`);
+    throw new ShapeError(
+      'Gemm',
+      `inner dims differ: ${showShape(a.dims)}${transA ? 'ᵀ' : ''} x ${showShape(b.dims)}${transB ? 'ᵀ' : ''}`,
+    );
   if (c !== undefined) broadcastShapes('Gemm', [c.dims, [m, n]]);
   const attributes = {
     transA: { kind: 'int' as const, value: transA ? 1 : 0 },

@@ -10,7 +10,8 @@ import { cast } from './shape-ops.js';
 
 /** Uniform samples in `[low, high)` shaped like `x`. A fixed `seed` makes runs repeatable. */
 export function randomUniformLike(x: Tensor, low = 0, high = 1, seed?: number): Tensor {
-  if (x.dtype !== 'f32' && x.dtype !== 'f64') throw new DTypeError('RandomUniformLike', `expects float, got ${x.dtype}`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f64')
+    throw new DTypeError('RandomUniformLike', `expects float, got ${x.dtype}`);
   const attributes: Record<string, { kind: 'float'; value: number }> = {
     low: { kind: 'float', value: low },
     high: { kind: 'float', value: high },

@@ -11,7 +11,13 @@ import { int64s } from './helpers.js';
 import { cast, expand, size, unsqueeze } from './shape-ops.js';
 import { equal } from './select.js';
 
-function reduce(op: string, x: Tensor, axes: readonly number[], keepdims: boolean, vjp: (y: Tensor) => VjpRule): Tensor {
+function reduce(
+  op: string,
+  x: Tensor,
+  axes: readonly number[],
+  keepdims: boolean,
+  vjp: (y: Tensor) => VjpRule,
+): Tensor {
   if (x.dtype === 'bool') throw new DTypeError(op, 'cannot reduce bool');
   const norm = [...new Set(axes.map((a) => normAxis(op, a, x.rank)))].sort((p, q) => p - q);
   const dims: Dim[] = [];

@@ -11,9 +11,17 @@ gradCases('select', [
     ({ c, a, b }) => where(greater(c!, 0), a!, b!),
     { wrt: ['a', 'b'] },
   ],
-  ['where on a comparison of its operands', { a: randF64([6], r), b: randF64([6], r) }, ({ a, b }) => where(less(a!, b!), mul(a!, b!), b!)],
+  [
+    'where on a comparison of its operands',
+    { a: randF64([6], r), b: randF64([6], r) },
+    ({ a, b }) => where(less(a!, b!), mul(a!, b!), b!),
+  ],
   ['min broadcast [2,3] vs [3]', { a: randF64([2, 3], r), b: randF64([3], r) }, ({ a, b }) => min(a!, b!)],
-  ['max broadcast [2,3] vs [2,1]', { a: randF64([2, 3], r), b: randF64([2, 1], r) }, ({ a, b }) => max(a!, b!)],
+  [
+    'max broadcast [2,3] vs [2,1]',
+    { a: randF64([2, 3], r), b: randF64([2, 1], r) },
+    ({ a, b }) => max(a!, b!),
+  ],
   ['clip with constant bounds', { x: randF64([3, 4], r, -2, 2) }, ({ x }) => clip(x!, -0.5, 0.7)],
   [
     'clip with tensor bounds',

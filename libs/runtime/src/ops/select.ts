@@ -33,7 +33,8 @@ export function greater(a: Tensor, b: Tensor | number): Tensor {
 
 /** Logical and of two bool tensors. */
 export function and(a: Tensor, b: Tensor): Tensor {
-  if (a.dtype !== 'bool' || b.dtype !== 'bool') throw new DTypeError('And', `expects bool operands, got ${a.dtype}, ${b.dtype}`);
+  if (a.dtype !== 'bool' || b.dtype !== 'bool')
+    throw new DTypeError('And', `expects bool operands, got ${a.dtype}, ${b.dtype}`);
   return compare('And', a, b);
 }
 
@@ -69,7 +70,10 @@ function minMax(op: 'Min' | 'Max', a: Tensor, b: Tensor | number): Tensor {
   const B = typeof b === 'number' ? scalar(a.graph, a.dtype, b) : b;
   const g = graphOf(op, a, B);
   if (a.dtype !== B.dtype)
-    throw new DTypeError(op, `operand dtypes differ: ${a.dtype} ${showShape(a.dims)} vs ${B.dtype} ${showShape(B.dims)}`);
+    throw new DTypeError(
+      op,
+      `operand dtypes differ: ${a.dtype} ${showShape(a.dims)} vs ${B.dtype} ${showShape(B.dims)}`,
+    );
   const dims = broadcastShapes(op, [a.dims, B.dims]);
   return g.emit({
     opType: op,

@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import { gradCases } from '../testing/op-cases.js';
 import { i64s, randF64, rng } from '../testing/gradient-check.js';
 import { mul, sub } from './arithmetic.js';
-import { cast, concat, expand, reshape, slice, split, squeeze, stopGradient, transpose, unsqueeze } from './shape-ops.js';
+import {
+  cast,
+  concat,
+  expand,
+  reshape,
+  slice,
+  split,
+  squeeze,
+  stopGradient,
+  transpose,
+  unsqueeze,
+} from './shape-ops.js';
 import { Graph } from '../graph/graph.js';
 import { gradients } from '../autodiff/gradients.js';
 import { Session } from '../session/session.js';
@@ -19,22 +30,37 @@ gradCases('shape', [
     { a: randF64([2, 1], r), b: randF64([2, 3], r), c: randF64([2, 2], r) },
     ({ a, b, c }) => concat([a!, b!, mul(c!, c!)], 1),
   ],
-  ['split [1,3] both used', { x: randF64([2, 4], r) }, ({ x }) => {
-    const [p, q] = split(x!, 1, [1, 3]);
-    return sub(mul(p!, p!), q!);
-  }],
+  [
+    'split [1,3] both used',
+    { x: randF64([2, 4], r) },
+    ({ x }) => {
+      const [p, q] = split(x!, 1, [1, 3]);
+      return sub(mul(p!, p!), q!);
+    },
+  ],
   ['split one part unused', { x: randF64([4, 2], r) }, ({ x }) => split(x!, 0, 2)[1]!],
   ['slice with negative start', { x: randF64([3, 5], r) }, ({ x }) => slice(x!, [1, -3], [3, 100], [0, 1])],
-  ['unsqueeze then squeeze', { x: randF64([3, 2], r) }, ({ x }) => squeeze(mul(unsqueeze(x!, [0, 2]), 2), [0])],
+  [
+    'unsqueeze then squeeze',
+    { x: randF64([3, 2], r) },
+    ({ x }) => squeeze(mul(unsqueeze(x!, [0, 2]), 2), [0]),
+  ],
   ['expand [3,1] to [2,3,4]', { x: randF64([3, 1], r) }, ({ x }) => expand(x!, [2, 3, 4])],
-  ['cast from i64 passes no gradient', { x: randF64([3], r), k: i64s([3], [1, 2, 3]) }, ({ x, k }) => mul(x!, cast(k!, 'f64'))],
+  [
+    'cast from i64 passes no gradient',
+    { x: randF64([3], r), k: i64s([3], [1, 2, 3]) },
+    ({ x, k }) => mul(x!, cast(k!, 'f64')),
+  ],
 ]);
 
 test('reshape: incompatible static sizes throw ShapeError', () => {
   const g = new Graph();
   const x = g.input('x', 'f32', [2, 3]);
   assert.throws(() => reshape(x, [4, -1, 2]), ShapeError);
-  assert.throws(() => reshape(x, [5]), (e: unknown) => e instanceof ShapeError && /Reshape: cannot reshape \[2, 3\] to \[5\]/.test(e.message));
+  assert.throws(
+    () => reshape(x, [5]),
+    (e: unknown) => e instanceof ShapeError && /Reshape: cannot reshape \[2, 3\] to \[5\]/.test(e.message),
+  );
 });
 
 test('reshape: symbolic -1 keeps the product of symbols', () => {

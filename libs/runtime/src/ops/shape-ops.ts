@@ -5,7 +5,18 @@
  */
 import type { DType } from '../onnx/dtype.js';
 import { isFloat } from '../onnx/dtype.js';
-import { broadcastShapes, dimDiv, dimEq, dimProd, isStatic, normAxis, showShape, unknownDim, type Dim, type Shape } from '../graph/dims.js';
+import {
+  broadcastShapes,
+  dimDiv,
+  dimEq,
+  dimProd,
+  isStatic,
+  normAxis,
+  showShape,
+  unknownDim,
+  type Dim,
+  type Shape,
+} from '../graph/dims.js';
 import { ShapeError } from '../graph/errors.js';
 import { graphOf, type Tensor } from '../graph/graph.js';
 import { int64s, shapeTensor, sumTo, zerosLike } from './helpers.js';
@@ -16,11 +27,13 @@ import { int64s, shapeTensor, sumTo, zerosLike } from './helpers.js';
  */
 export function reshape(x: Tensor, spec: readonly number[]): Tensor {
   const inferAt = spec.indexOf(-1);
-  if (spec.lastIndexOf(-1) !== inferAt) throw new ShapeError('Reshape', `more than one -1 in ${showShape(spec)}`);
+  if (spec.lastIndexOf(-1) !== inferAt)
+    throw new ShapeError('Reshape', `more than one -1 in ${showShape(spec)}`);
   const dims: Dim[] = spec.map((s, i) => {
     if (s === 0) {
       const d = x.dims[i];
-      if (d === undefined) throw new ShapeError('Reshape', `0 at axis ${i} but input is ${showShape(x.dims)}`);
+      if (d === undefined)
+        throw new ShapeError('Reshape', `0 at axis ${i} but input is ${showShape(x.dims)}`);
       return d;
     }
     return s;
@@ -73,8 +86,15 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   if (first === undefined) throw new ShapeError('Concat', 'no operands');
   const a = normAxis('Concat', axis, first.rank);
   for (const x of xs) {
-    if (x.rank !== first.rank || x.dtype !== first.dtype || x.dims.some((d, i) => i !== a && !dimEq(d, first.dims[i]!)))
-      throw new ShapeError('Concat', `operands ${xs.map((t) => `${t.dtype} ${showShape(t.dims)}`).join(', ')} on axis ${axis}`);
+    if (
+      x.rank !== first.rank ||
+      x.dtype !== first.dtype ||
+      x.dims.some((d, i) => i !== a && !dimEq(d, first.dims[i]!))
+    )
+      throw new ShapeError(
+        'Concat',
+        `operands ${xs.map((t) => `${t.dtype} ${showShape(t.dims)}`).join(', ')} on axis ${axis}`,
+      );
   }
   const dims = [...first.dims];
   dims[a] = xs.every((x) => typeof x.dims[a] === 'number')
@@ -100,12 +120,18 @@ export function split(x: Tensor, axis: number, sizes: readonly number[] | number
   let parts: number[];
   if (typeof sizes === 'number') {
     if (typeof total !== 'number' || total % sizes !== 0)
-      throw new ShapeError('Split', `cannot split axis ${axis} of ${showShape(x.dims)} into ${sizes} equal parts`);
+      throw new ShapeError(
+        'Split',
+        `cannot split axis ${axis} of ${showShape(x.dims)} into ${sizes} equal parts`,
+      );
     parts = Array.from({ length: sizes }, () => total / sizes);
   } else {
     parts = [...sizes];
     if (typeof total === 'number' && parts.reduce((s, p) => s + p, 0) !== total)
-      throw new ShapeError('Split', `sizes ${showShape(parts)} do not sum to axis ${axis} of ${showShape(x.dims)}`);
+      throw new ShapeError(
+        'Split',
+        `sizes ${showShape(parts)} do not sum to axis ${axis} of ${showShape(x.dims)}`,
+      );
   }
   const outs = parts.map((p) => ({ dtype: x.dtype, dims: x.dims.map((d, i) => (i === a ? p : d)) }));
   const ys: Tensor[] = x.graph.emit({
@@ -113,7 +139,12 @@ export function split(x: Tensor, axis: number, sizes: readonly number[] | number
     inputs: [x, int64s(x.graph, parts)],
     outputs: outs,
     attributes: { axis: { kind: 'int', value: a } },
-    vjp: (ds) => [concat(ds.map((d, i) => d ?? zerosLike(ys[i]!)), a)],
+    vjp: (ds) => [
+      concat(
+        ds.map((d, i) => d ?? zerosLike(ys[i]!)),
+        a,
+      ),
+    ],
   });
   return ys;
 }
@@ -125,7 +156,12 @@ function splitBy(d: Tensor, axis: number, sizes: readonly Dim[], likes: readonly
   if (isStatic(sizes)) splitSizes = int64s(g, sizes);
   else {
     const pieces = likes.map((l) => gatherAxis(shapeTensor(l), axis));
-    splitSizes = g.emit({ opType: 'Concat', inputs: pieces, outputs: [{ dtype: 'i64', dims: [likes.length] }], attributes: { axis: { kind: 'int', value: 0 } } })[0]!;
+    splitSizes = g.emit({
+      opType: 'Concat',
+      inputs: pieces,
+      outputs: [{ dtype: 'i64', dims: [likes.length] }],
+      attributes: { axis: { kind: 'int', value: 0 } },
+    })[0]!;
   }
   return d.graph.emit({
     opType: 'Split',
@@ -149,7 +185,12 @@ function gatherAxis(shape: Tensor, axis: number): Tensor {
  * Static slice with step 1: `x[starts:ends]` on `axes`. Negative indices count from the end; ends past
  * the dim clamp. The gradient pads the output gradient back with zeros.
  */
-export function slice(x: Tensor, starts: readonly number[], ends: readonly number[], axes: readonly number[]): Tensor {
+export function slice(
+  x: Tensor,
+  starts: readonly number[],
+  ends: readonly number[],
+  axes: readonly number[],
+): Tensor {
   if (starts.length !== axes.length || ends.length !== axes.length)
     throw new ShapeError('Slice', 'starts, ends and axes must have equal lengths');
   const normAxes = axes.map((a) => normAxis('Slice', a, x.rank));
@@ -254,5 +295,10 @@ export function cast(x: Tensor, to: DType): Tensor {
 
 /** A copy of `x` through which no gradient flows (importance weights, reference log-probs...). */
 export function stopGradient(x: Tensor): Tensor {
-  return x.graph.emit({ opType: 'Identity', inputs: [x], outputs: [{ dtype: x.dtype, dims: x.dims }], hint: 'stop_gradient' })[0]!;
+  return x.graph.emit({
+    opType: 'Identity',
+    inputs: [x],
+    outputs: [{ dtype: x.dtype, dims: x.dims }],
+    hint: 'stop_gradient',
+  })[0]!;
 }

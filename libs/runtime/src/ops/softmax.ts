@@ -7,7 +7,8 @@ import { exp } from './activations.js';
 import { reduceSum } from './reduce.js';
 
 function check(op: string, x: Tensor, axis: number): number {
-  if (x.dtype !== 'f32' && x.dtype !== 'f64') throw new DTypeError(op, `expects a float tensor, got ${x.dtype}`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f64')
+    throw new DTypeError(op, `expects a float tensor, got ${x.dtype}`);
   return normAxis(op, axis, x.rank);
 }
 

@@ -14,7 +14,10 @@ import { min } from '../ops/select.js';
 export type OptimizerKind = 'adamw' | 'sgd';
 
 /** State slot names per optimizer (each slot is one parameter-shaped tensor). */
-export const OPTIMIZER_SLOTS = { adamw: ['m', 'v'], sgd: ['momentum'] } as const satisfies Record<OptimizerKind, readonly string[]>;
+export const OPTIMIZER_SLOTS = { adamw: ['m', 'v'], sgd: ['momentum'] } as const satisfies Record<
+  OptimizerKind,
+  readonly string[]
+>;
 
 /** Hyperparameter input names per optimizer (besides `hp.lr`). */
 export const OPTIMIZER_HYPER = {
@@ -39,7 +42,13 @@ export interface Updated {
 }
 
 /** AdamW: `p ← p − lr·(m̂/(√v̂+ε) + λ·p)` with `m̂ = m/(1−β1^t)`, `v̂ = v/(1−β2^t)`. */
-export function adamw(p: Tensor, dP: Tensor, [m, v]: readonly Tensor[], ctx: UpdateContext, decay: boolean): Updated {
+export function adamw(
+  p: Tensor,
+  dP: Tensor,
+  [m, v]: readonly Tensor[],
+  ctx: UpdateContext,
+  decay: boolean,
+): Updated {
   const b1 = ctx.hp.get('hp.beta1')!;
   const b2 = ctx.hp.get('hp.beta2')!;
   const eps = ctx.hp.get('hp.eps')!;
@@ -56,7 +65,13 @@ export function adamw(p: Tensor, dP: Tensor, [m, v]: readonly Tensor[], ctx: Upd
 }
 
 /** SGD with momentum μ and L2 weight decay λ: `b ← μ·b + (g + λ·p)`, `p ← p − lr·b`. */
-export function sgd(p: Tensor, dP: Tensor, [buf]: readonly Tensor[], ctx: UpdateContext, decay: boolean): Updated {
+export function sgd(
+  p: Tensor,
+  dP: Tensor,
+  [buf]: readonly Tensor[],
+  ctx: UpdateContext,
+  decay: boolean,
+): Updated {
   const mu = ctx.hp.get('hp.momentum')!;
   const wd = ctx.hp.get('hp.weight_decay')!;
   const grad = decay ? add(dP, mul(p, wd)) : dP;
@@ -68,7 +83,10 @@ export function sgd(p: Tensor, dP: Tensor, [buf]: readonly Tensor[], ctx: Update
  * Global-norm clipping: scales all gradients by `min(1, maxNorm / (‖g‖ + 1e-6))`. Returns the clipped
  * gradients and the norm before clipping ([] float).
  */
-export function clipByGlobalNorm(grads: readonly Tensor[], maxNorm: Tensor): { grads: Tensor[]; norm: Tensor } {
+export function clipByGlobalNorm(
+  grads: readonly Tensor[],
+  maxNorm: Tensor,
+): { grads: Tensor[]; norm: Tensor } {
   let sq: Tensor | undefined;
   for (const d of grads) {
     const s = reduceSum(mul(d, d), [...Array(d.rank).keys()]);

@@ -32,9 +32,14 @@ export function learningRate(schedule: Schedule, t: Tensor, lr: Tensor): Tensor 
     }
     case 'cosine': {
       const { warmupSteps: w, totalSteps: T, minRatio = 0 } = schedule;
-      if (!(T > w && w >= 0)) throw new ScheduleError(`cosine needs totalSteps > warmupSteps >= 0, got ${T}, ${w}`);
+      if (!(T > w && w >= 0))
+        throw new ScheduleError(`cosine needs totalSteps > warmupSteps >= 0, got ${T}, ${w}`);
       const progress = clip(div(sub(t, w), T - w), 0, 1);
-      const cos = g.emit({ opType: 'Cos', inputs: [mul(progress, Math.PI)], outputs: [{ dtype: t.dtype, dims: [] }] })[0]!;
+      const cos = g.emit({
+        opType: 'Cos',
+        inputs: [mul(progress, Math.PI)],
+        outputs: [{ dtype: t.dtype, dims: [] }],
+      })[0]!;
       const decayed = mul(lr, add(mul(add(cos, 1), 0.5 * (1 - minRatio)), minRatio));
       return w === 0 ? decayed : where(less(t, w), mul(lr, div(t, w)), decayed);
     }

@@ -12,7 +12,14 @@ import { Graph, type Tensor } from '../graph/graph.js';
 import { gradients } from '../autodiff/gradients.js';
 import { add, mul } from '../ops/arithmetic.js';
 import type { ParamTable } from '../params/param-table.js';
-import { adamw, clipByGlobalNorm, OPTIMIZER_HYPER, OPTIMIZER_SLOTS, sgd, type OptimizerKind } from './optimizers.js';
+import {
+  adamw,
+  clipByGlobalNorm,
+  OPTIMIZER_HYPER,
+  OPTIMIZER_SLOTS,
+  sgd,
+  type OptimizerKind,
+} from './optimizers.js';
 import { learningRate, type Schedule } from './schedules.js';
 
 /** The model side of a step: given the graph and parameter tensors, declare batch inputs and return a loss. */
@@ -79,7 +86,13 @@ export function buildTrainStep(spec: TrainStepSpec, mode: StepMode = 'fused'): G
     const rule = spec.optimizer === 'adamw' ? adamw : sgd;
     table.entries.forEach((e, i) => {
       const out = g.scope(e.name, () =>
-        rule(ordered[i]!, grads[i]!, state.map((s) => s.get(e.name)!), { lr, t, hp }, e.decay),
+        rule(
+          ordered[i]!,
+          grads[i]!,
+          state.map((s) => s.get(e.name)!),
+          { lr, t, hp },
+          e.decay,
+        ),
       );
       g.output(out.param, `${e.name}.next`);
       out.state.forEach((s, k) => g.output(s, `${slots[k]}.${e.name}.next`));

@@ -15,7 +15,10 @@ const table = new ParamTable([
   { name: 'w', shape: [3, 4], init: { kind: 'normal', std: 1 } },
   { name: 'b', shape: [4], init: { kind: 'uniform', limit: 1 } },
 ]);
-const C = { w: Float64Array.from({ length: 12 }, (_, i) => 0.5 + i / 12), b: Float64Array.from({ length: 4 }, (_, i) => 1 + i / 4) };
+const C = {
+  w: Float64Array.from({ length: 12 }, (_, i) => 0.5 + i / 12),
+  b: Float64Array.from({ length: 4 }, (_, i) => 1 + i / 4),
+};
 
 function forward(g: Graph, params: ReadonlyMap<string, Tensor>): { loss: Tensor } {
   let loss: Tensor | undefined;
@@ -34,13 +37,25 @@ function batches(n: number, seed: number): Record<string, HostTensor>[] {
   const r = rng(seed);
   return Array.from({ length: n }, () => {
     const out: Record<string, HostTensor> = {};
-    for (const e of table.entries) out[`x.${e.name}`] = { dtype: 'f64', dims: e.shape, data: Float64Array.from({ length: e.size }, () => 2 * r() - 1) };
+    for (const e of table.entries)
+      out[`x.${e.name}`] = {
+        dtype: 'f64',
+        dims: e.shape,
+        data: Float64Array.from({ length: e.size }, () => 2 * r() - 1),
+      };
     return out;
   });
 }
 
 /** torch.optim.AdamW / SGD + clip_grad_norm_ + schedule in float64 TypeScript. */
-function reference(kind: 'adamw' | 'sgd', h: Required<Hyper>, schedule: Schedule, p0: Float64Array, data: Record<string, HostTensor>[], clip: boolean): Float64Array[] {
+function reference(
+  kind: 'adamw' | 'sgd',
+  h: Required<Hyper>,
+  schedule: Schedule,
+  p0: Float64Array,
+  data: Record<string, HostTensor>[],
+  clip: boolean,
+): Float64Array[] {
   const p = Float64Array.from(p0);
   const m = new Float64Array(p.length);
   const v = new Float64Array(p.length);
@@ -50,7 +65,8 @@ function reference(kind: 'adamw' | 'sgd', h: Required<Hyper>, schedule: Schedule
     const grad = new Float64Array(p.length);
     for (const e of table.entries) {
       const x = batch[`x.${e.name}`]!.data as Float64Array;
-      for (let i = 0; i < e.size; i++) grad[e.offset + i] = C[e.name as 'w' | 'b'][i]! * p[e.offset + i]! + x[i]!;
+      for (let i = 0; i < e.size; i++)
+        grad[e.offset + i] = C[e.name as 'w' | 'b'][i]! * p[e.offset + i]! + x[i]!;
     }
     if (clip) {
       const norm = Math.sqrt(grad.reduce((s, gi) => s + gi * gi, 0));
@@ -80,10 +96,25 @@ function reference(kind: 'adamw' | 'sgd', h: Required<Hyper>, schedule: Schedule
   return out;
 }
 
-const H: Required<Hyper> = { lr: 0.05, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1, momentum: 0.8, maxGradNorm: 0.5 };
+const H: Required<Hyper> = {
+  lr: 0.05,
+  beta1: 0.9,
+  beta2: 0.98,
+  eps: 1e-8,
+  weightDecay: 0.1,
+  momentum: 0.8,
+  maxGradNorm: 0.5,
+};
 
-async function compare(kind: 'adamw' | 'sgd', schedule: Schedule, clip: boolean, steps = 100): Promise<{ maxRel: number; clippedSteps: number }> {
-  const trainer = await Trainer.create({ table, dtype: 'f64', forward, optimizer: kind, schedule, clip }, H, { intraOpThreads: 1 });
+async function compare(
+  kind: 'adamw' | 'sgd',
+  schedule: Schedule,
+  clip: boolean,
+  steps = 100,
+): Promise<{ maxRel: number; clippedSteps: number }> {
+  const trainer = await Trainer.create({ table, dtype: 'f64', forward, optimizer: kind, schedule, clip }, H, {
+    intraOpThreads: 1,
+  });
   const p0 = Float64Array.from(trainer.parameters);
   const data = batches(steps, 3);
   const ref = reference(kind, H, schedule, p0, data, clip);
@@ -95,7 +126,8 @@ async function compare(kind: 'adamw' | 'sgd', schedule: Schedule, clip: boolean,
     assert.ok(Math.abs(r.lr - learningRateAt(schedule, k + 1, H.lr)) <= 1e-12 * H.lr, `lr at step ${k + 1}`);
     const ours = trainer.parameters;
     const want = ref[k]!;
-    for (let i = 0; i < want.length; i++) maxRel = Math.max(maxRel, Math.abs(ours[i]! - want[i]!) / Math.max(Math.abs(want[i]!), 1e-3));
+    for (let i = 0; i < want.length; i++)
+      maxRel = Math.max(maxRel, Math.abs(ours[i]! - want[i]!) / Math.max(Math.abs(want[i]!), 1e-3));
   }
   await trainer.release();
   return { maxRel, clippedSteps };
@@ -129,7 +161,13 @@ test('Trainer: SGD with momentum and clipping matches the reference within 1e-6'
 });
 
 test('Trainer: two accumulated micro-batches equal one step on their mean gradient; buffers are reused', async () => {
-  const spec = { table, dtype: 'f64' as const, forward, optimizer: 'adamw' as const, schedule: { kind: 'constant' as const } };
+  const spec = {
+    table,
+    dtype: 'f64' as const,
+    forward,
+    optimizer: 'adamw' as const,
+    schedule: { kind: 'constant' as const },
+  };
   const acc = await Trainer.create(spec, H, { microBatches: 2, intraOpThreads: 1 });
   const fused = await Trainer.create(spec, H, { intraOpThreads: 1 });
   const data = batches(6, 9);
@@ -147,7 +185,8 @@ test('Trainer: two accumulated micro-batches equal one step on their mean gradie
     seen.add(acc.parameters);
     const p = acc.parameters;
     const q = fused.parameters;
-    for (let i = 0; i < p.length; i++) assert.ok(Math.abs(p[i]! - q[i]!) <= 1e-12 * Math.max(1, Math.abs(q[i]!)), `param ${i}`);
+    for (let i = 0; i < p.length; i++)
+      assert.ok(Math.abs(p[i]! - q[i]!) <= 1e-12 * Math.max(1, Math.abs(q[i]!)), `param ${i}`);
   }
   assert.equal(seen.size, 2, 'parameters alternate between two buffers');
   await acc.release();

@@ -80,7 +80,8 @@ export class Trainer {
     seed: number,
   ) {
     const table = spec.table;
-    const alloc = (): FlatBuffer => (spec.dtype === 'f64' ? new Float64Array(table.size) : new Float32Array(table.size));
+    const alloc = (): FlatBuffer =>
+      spec.dtype === 'f64' ? new Float64Array(table.size) : new Float32Array(table.size);
     this.params = [table.initialize(alloc(), seed), alloc()];
     this.slots = new Map(OPTIMIZER_SLOTS[spec.optimizer].map((s) => [s, [alloc(), alloc()] as Pair]));
     this.acc = microBatches > 1 ? [alloc(), alloc()] : undefined;
@@ -104,7 +105,8 @@ export class Trainer {
   /** Builds the graphs and sessions. Throws TrainerError for microBatches < 1. */
   static async create(spec: TrainStepSpec, hyper: Hyper, opts: TrainerOptions = {}): Promise<Trainer> {
     const micro = opts.microBatches ?? 1;
-    if (!Number.isInteger(micro) || micro < 1) throw new TrainerError(`microBatches must be a positive integer, got ${micro}`);
+    if (!Number.isInteger(micro) || micro < 1)
+      throw new TrainerError(`microBatches must be a positive integer, got ${micro}`);
     const main = await Session.create(buildTrainStep(spec, micro > 1 ? 'apply' : 'fused'), opts);
     const grad = micro > 1 ? await Session.create(buildTrainStep(spec, 'grad'), opts) : undefined;
     return new Trainer(spec, hyper, main, grad, micro, opts.seed ?? 1);
@@ -116,7 +118,9 @@ export class Trainer {
   }
 
   private scalar(v: number): HostTensor {
-    return this.spec.dtype === 'f64' ? { dtype: 'f64', dims: [], data: new Float64Array([v]) } : { dtype: 'f32', dims: [], data: new Float32Array([v]) };
+    return this.spec.dtype === 'f64'
+      ? { dtype: 'f64', dims: [], data: new Float64Array([v]) }
+      : { dtype: 'f32', dims: [], data: new Float32Array([v]) };
   }
 
   private hyperFeeds(): Record<string, HostTensor> {
@@ -164,15 +168,18 @@ export class Trainer {
         const out = await this.gradSession.run(gFeeds, gInto);
         loss += Number(out.loss!.data[0]) / batches.length;
         for (const [name, t] of Object.entries(out))
-          if (name.startsWith('metric.')) metrics[name.slice(7)] = (metrics[name.slice(7)] ?? 0) + Number(t.data[0]) / batches.length;
+          if (name.startsWith('metric.'))
+            metrics[name.slice(7)] = (metrics[name.slice(7)] ?? 0) + Number(t.data[0]) / batches.length;
       }
       const final = table.views(this.acc[batches.length % 2]!);
-      for (const e of table.entries) extra[`acc.${e.name}`] = { dtype: this.spec.dtype, dims: e.shape, data: final.get(e.name)! };
+      for (const e of table.entries)
+        extra[`acc.${e.name}`] = { dtype: this.spec.dtype, dims: e.shape, data: final.get(e.name)! };
     } else extra = batches[0]!;
     const out = await this.main.run({ ...feeds, ...extra, ...this.hyperFeeds() }, into);
     if (this.gradSession === undefined) {
       loss = Number(out.loss!.data[0]);
-      for (const [name, t] of Object.entries(out)) if (name.startsWith('metric.')) metrics[name.slice(7)] = Number(t.data[0]);
+      for (const [name, t] of Object.entries(out))
+        if (name.startsWith('metric.')) metrics[name.slice(7)] = Number(t.data[0]);
     }
     this.parity = 1 - this.parity;
     this.step += 1;
@@ -190,11 +197,13 @@ export class Trainer {
   /** Replaces the state (copied into the live buffers). Throws TrainerError on a size or slot mismatch. */
   loadState(s: TrainState): void {
     const size = this.spec.table.size;
-    if (s.params.length !== size) throw new TrainerError(`params have ${s.params.length} elements, expected ${size}`);
+    if (s.params.length !== size)
+      throw new TrainerError(`params have ${s.params.length} elements, expected ${size}`);
     this.params[this.parity]!.set(s.params);
     for (const [name, pair] of this.slots) {
       const src = s.slots[name];
-      if (src === undefined || src.length !== size) throw new TrainerError(`optimizer slot ${name} missing or mis-sized`);
+      if (src === undefined || src.length !== size)
+        throw new TrainerError(`optimizer slot ${name} missing or mis-sized`);
       pair[this.parity]!.set(src);
     }
     this.step = s.step;

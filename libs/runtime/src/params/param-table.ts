@@ -8,10 +8,7 @@ import { rng } from './random.js';
 
 /** How a parameter starts. */
 export type Init =
-  | { kind: 'zeros' }
-  | { kind: 'ones' }
-  | { kind: 'normal'; std: number }
-  | { kind: 'uniform'; limit: number };
+  { kind: 'zeros' } | { kind: 'ones' } | { kind: 'normal'; std: number } | { kind: 'uniform'; limit: number };
 
 /** One row of the table. */
 export interface ParamSpec {
@@ -52,7 +49,8 @@ export class ParamTable {
     this.byName = new Map();
     this.entries = specs.map((s) => {
       if (this.byName.has(s.name)) throw new ParamTableError(`duplicate parameter ${s.name}`);
-      if (s.shape.some((d) => !Number.isInteger(d) || d <= 0)) throw new ParamTableError(`${s.name}: bad shape [${s.shape.join(', ')}]`);
+      if (s.shape.some((d) => !Number.isInteger(d) || d <= 0))
+        throw new ParamTableError(`${s.name}: bad shape [${s.shape.join(', ')}]`);
       const size = s.shape.reduce((a, b) => a * b, 1);
       const e: ParamEntry = { ...s, size, offset, decay: s.decay ?? s.shape.length >= 2 };
       offset += size;
@@ -71,7 +69,8 @@ export class ParamTable {
 
   /** Per-parameter views (no copies) into a flat buffer. */
   views<B extends FlatBuffer>(buffer: B): Map<string, B> {
-    if (buffer.length !== this.size) throw new ParamTableError(`buffer has ${buffer.length} elements, table needs ${this.size}`);
+    if (buffer.length !== this.size)
+      throw new ParamTableError(`buffer has ${buffer.length} elements, table needs ${this.size}`);
     return new Map(this.entries.map((e) => [e.name, buffer.subarray(e.offset, e.offset + e.size) as B]));
   }
 

@@ -17,7 +17,10 @@ test('Session.run: pre-bound outputs are written in place into views of a larger
   const big = new Float32Array(10);
   const view = big.subarray(4, 8);
   await s.run(
-    { x: { dtype: 'f32', dims: [2, 2], data: new Float32Array([1, 2, 3, 4]) }, y: { dtype: 'f32', dims: [2, 1], data: new Float32Array([10, 20]) } },
+    {
+      x: { dtype: 'f32', dims: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
+      y: { dtype: 'f32', dims: [2, 1], data: new Float32Array([10, 20]) },
+    },
     { z: { dtype: 'f32', dims: [2, 2], data: view } },
   );
   assert.deepEqual(Array.from(big), [0, 0, 0, 0, 12, 13, 24, 25, 0, 0]);

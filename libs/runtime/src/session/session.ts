@@ -39,6 +39,11 @@ export interface SessionOptions {
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** onnxruntime log severity, 0 verbose .. 4 fatal. @default 3 */
   logSeverity?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * Write onnxruntime's per-node profile (Chrome trace JSON) to `<prefix>_<date>.json` when the session
+   * is released. For benchmarks; adds overhead to every run. @default off
+   */
+  profileFilePrefix?: string;
 }
 
 /** A feed or output does not match what the graph declares. */
@@ -47,9 +52,14 @@ export class SessionIoError extends Error {
 }
 
 /** Builds a HostTensor. */
-export function hostTensor<D extends DType>(dtype: D, dims: readonly number[], data: TypedArrayOf[D]): HostTensor<D> {
+export function hostTensor<D extends DType>(
+  dtype: D,
+  dims: readonly number[],
+  data: TypedArrayOf[D],
+): HostTensor<D> {
   const n = dims.reduce((a, b) => a * b, 1);
-  if (data.length !== n) throw new SessionIoError(`data has ${data.length} elements, dims ${showShape(dims)} need ${n}`);
+  if (data.length !== n)
+    throw new SessionIoError(`data has ${data.length} elements, dims ${showShape(dims)} need ${n}`);
   return { dtype, dims, data };
 }
 
@@ -82,21 +92,33 @@ export class Session {
       graphOptimizationLevel: opts.graphOptimization ?? 'all',
       logSeverityLevel: opts.logSeverity ?? 3,
       executionMode: 'sequential',
+      ...(opts.profileFilePrefix === undefined
+        ? {}
+        : { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix }),
     });
-    const spec = (t: { name: string; dtype: DType; dims: Shape }): ValueSpec => ({ name: t.name, dtype: t.dtype, dims: t.dims });
+    const spec = (t: { name: string; dtype: DType; dims: Shape }): ValueSpec => ({
+      name: t.name,
+      dtype: t.dtype,
+      dims: t.dims,
+    });
     const s = new Session(session, graph.inputs.map(spec), graph.outputs.map(spec));
     s.checkMetadata(session.inputMetadata, s.inputs, 'input');
     s.checkMetadata(session.outputMetadata, s.outputs, 'output');
     return s;
   }
 
-  private checkMetadata(meta: readonly ort.InferenceSession.ValueMetadata[], want: readonly ValueSpec[], what: string): void {
+  private checkMetadata(
+    meta: readonly ort.InferenceSession.ValueMetadata[],
+    want: readonly ValueSpec[],
+    what: string,
+  ): void {
     const problems: string[] = [];
     if (meta.length !== want.length) problems.push(`${what} count ${meta.length}, expected ${want.length}`);
     want.forEach((w, i) => {
       const m = meta[i];
       if (m === undefined || m.name !== w.name) problems.push(`${what} ${i}: ${m?.name} expected ${w.name}`);
-      else if (m.isTensor && FROM_ORT[m.type] !== w.dtype) problems.push(`${what} ${w.name}: ${m.type} expected ${w.dtype}`);
+      else if (m.isTensor && FROM_ORT[m.type] !== w.dtype)
+        problems.push(`${what} ${w.name}: ${m.type} expected ${w.dtype}`);
     });
     if (problems.length > 0) throw new SessionIoError(problems.join('; '));
   }
@@ -119,7 +141,8 @@ export class Session {
       spec.dims.forEach((d, i) => {
         const got = t.dims[i]!;
         if (typeof d === 'number') {
-          if (d !== got) problems.push(`${spec.name}: dims ${showShape(t.dims)}, expected ${showShape(spec.dims)}`);
+          if (d !== got)
+            problems.push(`${spec.name}: dims ${showShape(t.dims)}, expected ${showShape(spec.dims)}`);
         } else if (!d.startsWith('?')) {
           const b = bound.get(d);
           if (b === undefined) bound.set(d, got);

@@ -61,7 +61,10 @@ export async function gradCheck(
   const w = g.constant('f64', y.dims, uniform(n, rand, 0.5, 1.5), 'weights');
   const loss = y.rank === 0 ? mul(y, w) : reduceSum(mul(y, w), [...Array(y.rank).keys()]);
   const wrtNames = opts.wrt ?? Object.keys(inputs).filter((k) => inputs[k]!.dtype === 'f64');
-  const grads = gradients(loss, wrtNames.map((k) => xs[k]!));
+  const grads = gradients(
+    loss,
+    wrtNames.map((k) => xs[k]!),
+  );
   g.output(loss, 'loss');
   wrtNames.forEach((k, i) => g.output(grads[i]!, `d_${k}`));
   const session = await Session.create(g, { intraOpThreads: 1 });
@@ -86,7 +89,8 @@ export async function gradCheck(
         const numeric = (up - down) / (2 * h);
         const a = analytic[i]!;
         const err = Math.abs(a - numeric) / Math.max(Math.abs(a), Math.abs(numeric), floor);
-        if (!(err <= entry.maxRelError)) Object.assign(entry, { maxRelError: err, at: i, analytic: a, numeric });
+        if (!(err <= entry.maxRelError))
+          Object.assign(entry, { maxRelError: err, at: i, analytic: a, numeric });
       }
       result.perInput.push(entry);
       result.maxRelError = Math.max(result.maxRelError, entry.maxRelError);
