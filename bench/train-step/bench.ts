@@ -5,7 +5,7 @@
 // The two engines run in lock step (our step k, then the peer's step k, in two processes) and the MatMul
 // reference is sampled between steps, so slow changes in the load of a shared machine hit all three alike.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
@@ -152,6 +152,9 @@ async function main(): Promise<void> {
   const ours = { losses: [] as number[], ms: [] as number[], tokens: [] as number[] };
   const theirs = { losses: [] as number[], ms: [] as number[], tokens: [] as number[] };
   const matmul: number[] = [];
+  // One line per step as it happens, so a run cut short still leaves its figures.
+  const progress = join(OUT, 'progress.jsonl');
+  writeFileSync(progress, '');
   for (let k = 0; k < STEPS; k++) {
     if (k >= SKIP && (k - SKIP) % MATMUL_EVERY === 0) matmul.push(await reference.sample());
     const x = batches[k]!;
@@ -165,6 +168,10 @@ async function main(): Promise<void> {
     theirs.losses.push(p.loss);
     theirs.ms.push(p.ms);
     theirs.tokens.push(p.tokens);
+    appendFileSync(
+      progress,
+      `${JSON.stringify({ step: k + 1, ours: { loss: res.loss, ms: ours.ms[k], tokens: ours.tokens[k] }, torch: p, matmul: matmul.at(-1) })}\n`,
+    );
     if (k % 10 === 0 || k === STEPS - 1)
       console.error(
         `step ${k}: ours loss ${res.loss.toFixed(6)} ${ours.ms[k]!.toFixed(0)} ms | torch loss ${p.loss.toFixed(6)} ${p.ms.toFixed(0)} ms`,
