@@ -4,11 +4,20 @@ import { common, objectives, runSpec } from '@rest/proto';
 import { InvalidArgumentError } from '@rest/service-kit';
 import { parseRunSpec } from './run-spec.js';
 
-type WireSpec = Parameters<typeof runSpec.RunSpec.fromPartial>[0];
+/** Nested optional fields, the shape ts-proto's `fromPartial` fills in (its own type is not exported). */
+type DeepPartial<T> = T extends bigint | number | string | boolean
+  ? T
+  : T extends readonly (infer U)[]
+    ? DeepPartial<U>[]
+    : T extends { $case: string }
+      ? { [K in keyof T]?: DeepPartial<T[K]> } & { $case: T['$case'] }
+      : T extends object
+        ? { [K in keyof T]?: DeepPartial<T[K]> }
+        : T;
 
 /** A minimal valid wire spec: 1 Grow step, 3 Improve steps, N = 4. */
-function wire(overrides: WireSpec = {}): runSpec.RunSpec {
-  return runSpec.RunSpec.fromPartial({
+function wire(overrides: DeepPartial<runSpec.RunSpec> = {}): runSpec.RunSpec {
+  const partial: DeepPartial<runSpec.RunSpec> = {
     dataset: { name: 'multi30k-de-en' },
     basePolicyId: 'bc-0',
     reward: { model: 'comet-qe-tiny' },
@@ -17,7 +26,8 @@ function wire(overrides: WireSpec = {}): runSpec.RunSpec {
     samplesPerSource: 4,
     thresholdSchedule: { schedule: { $case: 'fixed', fixed: { thresholds: [0.7, 0.8, 0.9] } } },
     ...overrides,
-  });
+  };
+  return runSpec.RunSpec.fromPartial(partial as runSpec.RunSpec);
 }
 
 /** The violations `parseRunSpec` throws, as `field: problem` lines. */
