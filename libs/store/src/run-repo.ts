@@ -44,7 +44,7 @@ export type RunSpec = Readonly<Record<string, unknown>>;
 export interface RunFields {
   readonly spec: RunSpec;
   readonly state: RunState;
-  /** Current Grow step, 0-based. */
+  /** Current Grow step, 1-based as in the rest.v1 contracts; 0 before the first Grow starts. */
   readonly grow: number;
   /** Current Improve step within the Grow, 0 before the first. */
   readonly improve: number;
