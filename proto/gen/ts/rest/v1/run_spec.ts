@@ -97,7 +97,10 @@ export interface RunSpec {
     | undefined;
   /** G: number of Grow steps, >= 1. */
   growSteps: number;
-  /** I: Improve steps per Grow step. 0 trains once on the unfiltered Grow data ("G=1 I=0"). */
+  /**
+   * I: Improve steps per Grow step, at least 1 (the unfiltered "G=1 I=0" baseline is not
+   * accepted yet).
+   */
   improveSteps: number;
   /** The thresholds of the Improve steps; required when improve_steps > 0. */
   thresholdSchedule:
@@ -216,7 +219,10 @@ export interface ThresholdSchedule {
  * (strictly greater), on the run's normalised reward scale.
  */
 export interface FixedThresholds {
-  /** tau_1..tau_I, non-decreasing; e.g. [0.7, 0.8, 0.9, 0.95, 0.99] on a [0, 1] reward. */
+  /**
+   * tau_1..tau_I, strictly increasing (ALGORITHMS.md §2.1: tau_{i+1} > tau_i);
+   * e.g. [0.7, 0.8, 0.9, 0.95, 0.99] on a [0, 1] reward.
+   */
   thresholds: number[];
 }
 
@@ -225,7 +231,7 @@ export interface FixedThresholds {
  * percentiles[i-1]-th percentile of its own source's candidates.
  */
 export interface PercentileThresholds {
-  /** p_1..p_I in [0, 100], non-decreasing (gains saturate beyond about 90). */
+  /** p_1..p_I in (0, 100), strictly increasing (gains saturate beyond about 90). */
   percentiles: number[];
 }
 
@@ -234,7 +240,7 @@ export interface PercentileThresholds {
  * tau(x) = gamma * max_y R(x, y) + (1 - gamma) * mean_y R(x, y), gamma = gammas[i-1].
  */
 export interface InterpolationThresholds {
-  /** gamma_1..gamma_I in [0, 1], non-decreasing; e.g. starting at 0.5. */
+  /** gamma_1..gamma_I in [0, 1], strictly increasing; e.g. starting at 0.5. */
   gammas: number[];
 }
 
