@@ -43,6 +43,7 @@ export { grpcServerConfigShape, type GrpcServerConfigDefaults } from './grpc/ser
 export { infraConfigShape } from './infra-config.js';
 export { parseDurationMs, parseBytes } from './units.js';
 export { validate, Violations } from './validate.js';
+export { Batcher, type BatcherOptions, type BatchInfo } from './batching.js';
 export {
   createServerMetrics,
   startMetricsServer,
