@@ -4,13 +4,15 @@
 #
 #   nats-server   Debian package (2.9.x), JetStream-capable
 #   ferretdb      FerretDB v1.24.2 (SQLite backend), built with `go install`, cached in $REST_TOOLS_DIR
+#   kustomize     kustomize v5.8.1 (k8s/ manifests), built with `go install`, cached in $REST_TOOLS_DIR
 #   npm packages  `npm ci` at the repository root (onnxruntime-node's GPU download skipped by .npmrc)
 #
-# Environment: REST_TOOLS_DIR (default ~/.cache/rest-tools) holds bin/ferretdb.
+# Environment: REST_TOOLS_DIR (default ~/.cache/rest-tools) holds bin/ferretdb and bin/kustomize.
 # Flags: --no-npm skips `npm ci`.
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
+KUSTOMIZE_VERSION=v5.8.1
 TOOLS_DIR="${REST_TOOLS_DIR:-$HOME/.cache/rest-tools}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NPM=1
@@ -66,6 +68,27 @@ install_ferretdb() {
   echo "  installed $("$bin" --version | head -1) at $bin"
 }
 
+install_kustomize() {
+  local bin="$TOOLS_DIR/bin/kustomize" module=sigs.k8s.io/kustomize/kustomize/v5
+  if [ -x "$bin" ] && [ "$("$bin" version 2>/dev/null)" = "$KUSTOMIZE_VERSION" ]; then
+    echo "  kustomize present: $bin"; return
+  fi
+  command -v go >/dev/null 2>&1 || { echo "install-deps: Go is required to build kustomize" >&2; exit 1; }
+  # A plain `go install module@version` first; where the module proxy refuses the version-list
+  # request (see FerretDB above), the same build from a throwaway module that requires the version.
+  if ! GOBIN="$TOOLS_DIR/bin" go install "$module@$KUSTOMIZE_VERSION" 2>/dev/null; then
+    local work; work="$(mktemp -d)"
+    (
+      cd "$work"
+      go mod init kustomize-build >/dev/null 2>&1
+      go get "$module@$KUSTOMIZE_VERSION"
+      GOFLAGS=-buildvcs=false GOBIN="$TOOLS_DIR/bin" go install "$module"
+    )
+    rm -rf "$work"
+  fi
+  echo "  installed kustomize $("$bin" version) at $bin"
+}
+
 install_npm() {
   # npm ci only when package-lock.json changed since the last install (a stamp in node_modules).
   local stamp="$ROOT/node_modules/.rest-lock-sha256" want
@@ -78,5 +101,6 @@ install_npm() {
 mkdir -p "$TOOLS_DIR/bin"
 step nats-server install_nats
 step ferretdb install_ferretdb
+step kustomize install_kustomize
 [ "$NPM" -eq 1 ] && step "npm ci" install_npm
 exit 0
