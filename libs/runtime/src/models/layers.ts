@@ -19,7 +19,7 @@ import { isStatic } from '../graph/dims.js';
 export type Params = ReadonlyMap<string, Tensor>;
 
 /** Large negative bias that removes a key from attention. */
-const MASKED = -1e9;
+export const MASKED = -1e9;
 
 /**
  * `x @ W + b` for `x: [.., In]`, `W: [In, Out]` (static). The rows are flattened into one Gemm with the
@@ -66,7 +66,7 @@ export function norm(p: Params, name: string, x: Tensor, eps: number): Tensor {
 }
 
 /** Splits heads: `[B, L, D]` → `[B, H, L, K]`. */
-function heads(x: Tensor, h: number, k: number): Tensor {
+export function heads(x: Tensor, h: number, k: number): Tensor {
   return transpose(reshape(x, [0, 0, h, k]), [0, 2, 1, 3]);
 }
 
@@ -114,8 +114,8 @@ export function sinusoidTable(positions: number, d: number): Float64Array {
   return out;
 }
 
-/** `[L] i64` = 0..L-1 where L is axis 1 of `ids: [B, L]`. */
-function positionIds(ids: Tensor): Tensor {
+/** `[L] i64` = start..start+L-1 where L is axis 1 of `ids: [B, L]` (`start`: an i64 scalar, default 0). */
+export function positionIds(ids: Tensor, start?: Tensor): Tensor {
   const g = ids.graph;
   const len = g.emit({
     opType: 'Gather',
@@ -123,16 +123,27 @@ function positionIds(ids: Tensor): Tensor {
     outputs: [{ dtype: 'i64', dims: [] }],
     attributes: { axis: { kind: 'int', value: 0 } },
   })[0]!;
+  const from = start ?? scalar(g, 'i64', 0);
   return g.emit({
     opType: 'Range',
-    inputs: [scalar(g, 'i64', 0), len, scalar(g, 'i64', 1)],
+    inputs: [from, start === undefined ? len : add(from, len), scalar(g, 'i64', 1)],
     outputs: [{ dtype: 'i64', dims: [ids.dims[1]!] }],
     hint: 'positions',
   })[0]!;
 }
 
-/** Token embeddings (scaled) plus sinusoidal positions: `ids [B, L] i64` → `[B, L, D]`. */
-export function embed(g: Graph, table: Tensor, ids: Tensor, scale: boolean, maxPositions: number): Tensor {
+/**
+ * Token embeddings (scaled) plus sinusoidal positions: `ids [B, L] i64` → `[B, L, D]`. `start` (an i64
+ * scalar) offsets the positions, for decoding steps after a cached prefix.
+ */
+export function embed(
+  g: Graph,
+  table: Tensor,
+  ids: Tensor,
+  scale: boolean,
+  maxPositions: number,
+  start?: Tensor,
+): Tensor {
   const d = table.dims[1] as number;
   const data = sinusoidTable(maxPositions, d);
   const pos = g.constant(
@@ -142,7 +153,13 @@ export function embed(g: Graph, table: Tensor, ids: Tensor, scale: boolean, maxP
     'sinusoids',
   );
   const tok = gather(table, ids); // [B, L, D]
-  return add(scale ? mul(tok, Math.sqrt(d)) : tok, gather(pos, positionIds(ids))); // [B, L, D]
+  return add(scale ? mul(tok, Math.sqrt(d)) : tok, gather(pos, positionIds(ids, start))); // [B, L, D]
+}
+
+/** Additive key-padding bias `[B, 1, 1, S]` from an attention mask `[B, S] i64` (0 = padding). */
+export function maskBias(mask: Tensor, dtype: 'f32' | 'f64'): Tensor {
+  const pad = equal(mask, scalar(mask.graph, 'i64', 0)); // [B, S] bool
+  return unsqueeze(where(pad, MASKED, scalar(mask.graph, dtype, 0)), [1, 2]);
 }
 
 /** Additive key-padding bias `[B, 1, 1, S]` from `ids [B, S]`. */

@@ -24,13 +24,15 @@ import {
   causalBias,
   embed,
   feedForward,
+  maskBias,
   multiHeadAttention,
   norm,
   paddingBias,
   type Params,
 } from './layers.js';
 
-interface Resolved {
+/** A config with its defaults applied. */
+export interface Resolved {
   h: number;
   drop: number;
   pre: boolean;
@@ -38,7 +40,8 @@ interface Resolved {
   eps: number;
 }
 
-function resolve(c: TransformerConfig): Resolved {
+/** Applies the config's defaults (and checks it). */
+export function resolve(c: TransformerConfig): Resolved {
   checkConfig(c);
   return {
     h: c.heads,
@@ -50,21 +53,32 @@ function resolve(c: TransformerConfig): Resolved {
 }
 
 /** A residual sub-layer, pre- or post-LN: `x + f(ln(x))` or `ln(x + f(x))`. */
-function residual(r: Resolved, p: Params, lnName: string, x: Tensor, f: (y: Tensor) => Tensor): Tensor {
+export function residual(
+  r: Resolved,
+  p: Params,
+  lnName: string,
+  x: Tensor,
+  f: (y: Tensor) => Tensor,
+): Tensor {
   if (r.pre) return add(x, dropout(f(norm(p, lnName, x, r.eps)), r.drop));
   return norm(p, lnName, add(x, dropout(f(x), r.drop)), r.eps);
 }
 
-/** Encodes `src [B, S] i64` → `[B, S, D]`; also returns the key-padding bias `[B, 1, 1, S]`. */
+/**
+ * Encodes `src [B, S] i64` → `[B, S, D]`; also returns the key-padding bias `[B, 1, 1, S]`, taken from
+ * `mask [B, S] i64` (0 = padding) when given, else from the pad id in `src`.
+ */
 export function encode(
   c: TransformerConfig,
   g: Graph,
   p: Params,
   src: Tensor,
+  mask?: Tensor,
 ): { memory: Tensor; srcBias: Tensor } {
   const r = resolve(c);
   const table = p.get('embed')!;
-  const srcBias = paddingBias(src, c.padId ?? 0, table.dtype as 'f32' | 'f64');
+  const dtype = table.dtype as 'f32' | 'f64';
+  const srcBias = mask === undefined ? paddingBias(src, c.padId ?? 0, dtype) : maskBias(mask, dtype);
   let x = dropout(embed(g, table, src, c.scaleEmbedding ?? true, c.maxPositions ?? 512), r.drop); // [B, S, D]
   for (let i = 0; i < c.encoderLayers; i++) {
     x = g.scope(`enc.${i}`, () => {

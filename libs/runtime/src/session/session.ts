@@ -69,6 +69,20 @@ function toOrt(t: HostTensor): ort.Tensor {
 
 const FROM_ORT: Record<string, DType> = { float32: 'f32', float64: 'f64', int64: 'i64', bool: 'bool' };
 
+async function openOrt(model: Uint8Array, opts: SessionOptions): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, {
+    executionProviders: [opts.executionProvider ?? 'cpu'],
+    intraOpNumThreads: opts.intraOpThreads ?? 0,
+    interOpNumThreads: opts.interOpThreads ?? 1,
+    graphOptimizationLevel: opts.graphOptimization ?? 'all',
+    logSeverityLevel: opts.logSeverity ?? 3,
+    executionMode: 'sequential',
+    ...(opts.profileFilePrefix === undefined
+      ? {}
+      : { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix }),
+  });
+}
+
 /** A checked session over one graph. */
 export class Session {
   private constructor(
@@ -84,18 +98,7 @@ export class Session {
    * or outputs differs from the graph's, and onnxruntime's errors for invalid models.
    */
   static async create(graph: Graph, opts: SessionOptions = {}, model?: Uint8Array): Promise<Session> {
-    const bytes = model ?? graph.toBytes();
-    const session = await ort.InferenceSession.create(bytes, {
-      executionProviders: [opts.executionProvider ?? 'cpu'],
-      intraOpNumThreads: opts.intraOpThreads ?? 0,
-      interOpNumThreads: opts.interOpThreads ?? 1,
-      graphOptimizationLevel: opts.graphOptimization ?? 'all',
-      logSeverityLevel: opts.logSeverity ?? 3,
-      executionMode: 'sequential',
-      ...(opts.profileFilePrefix === undefined
-        ? {}
-        : { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix }),
-    });
+    const session = await openOrt(model ?? graph.toBytes(), opts);
     const spec = (t: { name: string; dtype: DType; dims: Shape }): ValueSpec => ({
       name: t.name,
       dtype: t.dtype,
@@ -105,6 +108,39 @@ export class Session {
     s.checkMetadata(session.inputMetadata, s.inputs, 'input');
     s.checkMetadata(session.outputMetadata, s.outputs, 'output');
     return s;
+  }
+
+  /**
+   * Opens a serialized model (ours or another exporter's): the declared inputs and outputs are read from
+   * onnxruntime's metadata. Unnamed or free dims become distinct `?` symbols. Throws SessionIoError for a
+   * value of a dtype the runtime does not handle (it names the value), and onnxruntime's errors for an
+   * invalid model.
+   */
+  static async load(model: Uint8Array, opts: SessionOptions = {}): Promise<Session> {
+    const session = await openOrt(model, opts);
+    let free = 0;
+    const specs = (meta: readonly ort.InferenceSession.ValueMetadata[], what: string): ValueSpec[] =>
+      meta.map((m) => {
+        const dtype = m.isTensor ? FROM_ORT[m.type] : undefined;
+        if (!m.isTensor || dtype === undefined)
+          throw new SessionIoError(
+            `${what} ${m.name}: ${m.isTensor ? m.type : 'non-tensor'} values are not supported (f32, f64, i64, bool are)`,
+          );
+        const dims = m.shape.map((d) =>
+          typeof d === 'number' && d >= 0 ? d : typeof d === 'string' && d !== '' ? d : `?free${free++}`,
+        );
+        return { name: m.name, dtype, dims };
+      });
+    try {
+      return new Session(
+        session,
+        specs(session.inputMetadata, 'input'),
+        specs(session.outputMetadata, 'output'),
+      );
+    } catch (e) {
+      await session.release();
+      throw e;
+    }
   }
 
   private checkMetadata(

@@ -1,0 +1,195 @@
+/**
+ * The policy's two inference graphs, with the input and output names of a Hugging Face optimum export
+ * of a Marian model, so that our bundles load in transformers.js and optimum's Marian exports load in
+ * our runtime (DESIGN.md, "Policy bundle"):
+ *
+ * - `encoder_model.onnx`: `input_ids [batch_size, encoder_sequence_length] i64`, `attention_mask` (same
+ *   dims, 1 = token, 0 = padding) → `last_hidden_state [batch_size, encoder_sequence_length, D] f32`.
+ * - `decoder_model_merged.onnx`: `encoder_attention_mask`, `input_ids [batch_size, decoder_sequence_length]`,
+ *   `encoder_hidden_states`, per layer i `past_key_values.i.{decoder,encoder}.{key,value}
+ *   [batch_size, H, *, K]`, `use_cache_branch [1] bool` → `logits [batch_size, decoder_sequence_length, V]`
+ *   and `present.i.{decoder,encoder}.{key,value}`. The decoder's self-attention appends the new keys and
+ *   values to the past ones (an empty past, length 0, on the first step), and the new tokens' positions
+ *   start after the past. The cross-attention keys and values are computed from `encoder_hidden_states`
+ *   when `use_cache_branch` is false and passed through from the past when it is true (an `If`).
+ *
+ * Consumers size the empty first-step past from the input metadata: every symbolic dim except
+ * `batch_size` is read as 0 (transformers.js `resolveCacheShape`), so heads and head width are static.
+ * Parameters are baked in as initializers; dropout is off.
+ */
+import { Graph, type Tensor } from '../graph/graph.js';
+import { add, mul } from '../ops/arithmetic.js';
+import { matMul } from '../ops/matmul.js';
+import { softmax } from '../ops/softmax.js';
+import { concat, reshape, transpose, unsqueeze } from '../ops/shape-ops.js';
+import { greater, where } from '../ops/select.js';
+import { ifThenElse } from '../ops/control.js';
+import { scalar } from '../ops/helpers.js';
+import { ParamTable } from '../params/param-table.js';
+import { transformerParams, type TransformerConfig } from './config.js';
+import {
+  embed,
+  feedForward,
+  heads,
+  linear,
+  MASKED,
+  maskBias,
+  norm,
+  positionIds,
+  type Params,
+} from './layers.js';
+import { encode, resolve, residual } from './transformer.js';
+
+/** File names inside a bundle's `onnx/` folder. */
+export const ENCODER_FILE = 'encoder_model.onnx';
+export const DECODER_FILE = 'decoder_model_merged.onnx';
+
+/** Names of the per-layer cache inputs and outputs, in optimum's order. */
+export function cacheNames(layers: number, prefix: 'past_key_values' | 'present'): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < layers; i++)
+    for (const part of ['decoder', 'encoder'])
+      for (const kv of ['key', 'value']) names.push(`${prefix}.${i}.${part}.${kv}`);
+  return names;
+}
+
+function constants(g: Graph, c: TransformerConfig, params: Float32Array): Params {
+  const table = new ParamTable(transformerParams(c));
+  const views = table.views(params);
+  return new Map(table.entries.map((e) => [e.name, g.constant('f32', e.shape, views.get(e.name)!, e.name)]));
+}
+
+function inferenceConfig(c: TransformerConfig): TransformerConfig {
+  return { ...c, dropout: 0 };
+}
+
+/** The encoder graph over fixed parameters (`params` in `transformerParams(c)` layout). */
+export function encoderGraph(c: TransformerConfig, params: Float32Array): Graph {
+  const ic = inferenceConfig(c);
+  const g = new Graph('encoder');
+  const p = constants(g, ic, params);
+  const ids = g.input('input_ids', 'i64', ['batch_size', 'encoder_sequence_length']);
+  const mask = g.input('attention_mask', 'i64', ['batch_size', 'encoder_sequence_length']);
+  const { memory } = encode(ic, g, p, ids, mask);
+  g.output(memory, 'last_hidden_state');
+  return g;
+}
+
+/** `t` declared with `dims` (an Identity): ties symbolic dims that the builder cannot prove equal. */
+function withDims(t: Tensor, dims: readonly (number | string)[]): Tensor {
+  return t.graph.emit({
+    opType: 'Identity',
+    inputs: [t],
+    outputs: [{ dtype: t.dtype, dims }],
+    hint: 'declared',
+    vjp: ([d]) => [d!],
+  })[0]!;
+}
+
+/** Decoder length after this step: past plus new tokens. */
+const TOTAL = 'total_decoder_sequence_length';
+
+/** `scores → softmax → · v`, heads merged and projected: the attention core over given keys/values. */
+function attend(p: Params, name: string, q: Tensor, k: Tensor, v: Tensor, bias: Tensor, d: number): Tensor {
+  const kw = q.dims[3] as number;
+  const scores = add(mul(matMul(q, transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(kw)), bias); // [B, H, T, P]
+  const ctx = reshape(transpose(matMul(softmax(scores, -1), v), [0, 2, 1, 3]), [0, 0, d]); // [B, T, D]
+  return linear(p, `${name}.o`, ctx);
+}
+
+/** The merged (first step / cached steps) decoder graph over fixed parameters. */
+export function decoderGraph(c: TransformerConfig, params: Float32Array): Graph {
+  const ic = inferenceConfig(c);
+  const r = resolve(ic);
+  const D = ic.dModel;
+  const H = ic.heads;
+  const K = D / H;
+  const g = new Graph('decoder_merged');
+  const p = constants(g, ic, params);
+  const encMask = g.input('encoder_attention_mask', 'i64', ['batch_size', 'encoder_sequence_length']);
+  const ids = g.input('input_ids', 'i64', ['batch_size', 'decoder_sequence_length']);
+  const memory = g.input('encoder_hidden_states', 'f32', ['batch_size', 'encoder_sequence_length', D]);
+  const past: Tensor[] = [];
+  for (let i = 0; i < ic.decoderLayers; i++) {
+    const dec = [`past_key_values.${i}.decoder.key`, `past_key_values.${i}.decoder.value`];
+    const enc = [`past_key_values.${i}.encoder.key`, `past_key_values.${i}.encoder.value`];
+    for (const n of dec) past.push(g.input(n, 'f32', ['batch_size', H, 'past_decoder_sequence_length', K]));
+    for (const n of enc) past.push(g.input(n, 'f32', ['batch_size', H, 'encoder_sequence_length_out', K]));
+  }
+  const useCache = g.input('use_cache_branch', 'bool', [1]);
+
+  const pastLen = g.emit({
+    opType: 'Gather',
+    inputs: [
+      g.emit({ opType: 'Shape', inputs: [past[0]!], outputs: [{ dtype: 'i64', dims: [4] }] })[0]!,
+      scalar(g, 'i64', 2),
+    ],
+    outputs: [{ dtype: 'i64', dims: [] }],
+    attributes: { axis: { kind: 'int', value: 0 } },
+    hint: 'past_length',
+  })[0]!;
+  // Self-attention bias [T, P+T]: query t (at position pastLen + t) sees keys at positions ≤ its own.
+  const queryPos = positionIds(ids, pastLen); // [T]
+  const keyPos = g.emit({
+    opType: 'Range',
+    inputs: [scalar(g, 'i64', 0), pastLen, scalar(g, 'i64', 1)],
+    outputs: [{ dtype: 'i64', dims: ['?keys'] }],
+    hint: 'key_positions',
+  })[0]!;
+  const keyPosAll = concat([keyPos, queryPos], 0); // [P+T]
+  const selfBias = withDims(
+    where(greater(unsqueeze(keyPosAll, [0]), unsqueeze(queryPos, [1])), MASKED, scalar(g, 'f32', 0)),
+    ['decoder_sequence_length', TOTAL],
+  ); // [T, P+T]
+  const crossBias = maskBias(encMask, 'f32'); // [B, 1, 1, S]
+
+  const table = p.get('embed')!;
+  let x = embed(g, table, ids, ic.scaleEmbedding ?? true, ic.maxPositions ?? 512, pastLen); // [B, T, D]
+  const present: Tensor[] = [];
+  for (let i = 0; i < ic.decoderLayers; i++) {
+    x = g.scope(`dec.${i}`, () => {
+      const l = `dec.${i}`;
+      const [pk, pv, pek, pev] = past.slice(4 * i, 4 * i + 4) as [Tensor, Tensor, Tensor, Tensor];
+      const a = residual(r, p, `${l}.ln1`, x, (z) => {
+        const q = heads(linear(p, `${l}.self_attn.q`, z), H, K);
+        const cat = (past: Tensor, name: string): Tensor =>
+          withDims(concat([past, heads(linear(p, name, z), H, K)], 2), ['batch_size', H, TOTAL, K]);
+        const k = cat(pk, `${l}.self_attn.k`); // [B, H, P+T, K]
+        const v = cat(pv, `${l}.self_attn.v`);
+        present.push(k, v);
+        return attend(p, `${l}.self_attn`, q, k, v, selfBias, D);
+      });
+      const [ek, ev] = ifThenElse(
+        useCache,
+        (b) => {
+          // The cached branch passes the past through; its dims are declared like the other branch's.
+          const out = (t: Tensor): Tensor =>
+            b.graph.emit({
+              opType: 'Identity',
+              inputs: [b.capture(t)],
+              outputs: [{ dtype: 'f32', dims: ['batch_size', H, 'encoder_sequence_length', K] }],
+              hint: 'cached',
+            })[0]!;
+          return [out(pek), out(pev)];
+        },
+        (b) => {
+          const m = b.capture(memory);
+          return [
+            heads(linear(p, `${l}.cross_attn.k`, m), H, K),
+            heads(linear(p, `${l}.cross_attn.v`, m), H, K),
+          ];
+        },
+      ) as [Tensor, Tensor];
+      present.push(ek, ev);
+      const bb = residual(r, p, `${l}.ln2`, a, (z) =>
+        attend(p, `${l}.cross_attn`, heads(linear(p, `${l}.cross_attn.q`, z), H, K), ek, ev, crossBias, D),
+      );
+      return residual(r, p, `${l}.ln3`, bb, (z) => feedForward(p, `${l}.ffn`, z, r.act, 0));
+    });
+  }
+  const hidden = r.pre ? norm(p, 'dec.ln', x, r.eps) : x; // [B, T, D]
+  const logits = matMul(hidden, transpose(table, [1, 0])); // [B, T, V]
+  g.output(logits, 'logits');
+  cacheNames(ic.decoderLayers, 'present').forEach((n, i) => g.output(present[i]!, n));
+  return g;
+}

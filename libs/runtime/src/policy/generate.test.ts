@@ -1,0 +1,395 @@
+// Decoding through the exported inference graphs on small random models: the KV-cached decoder against
+// the training graph's full recomputation, beam search against exhaustive enumeration, sampling's
+// determinism and distribution, teacher-forced scoring against generation's own log-probs, batch
+// independence, and bundles (round trip, and the errors of broken ones).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile, readFile, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Graph } from '../graph/graph.js';
+import { ParamTable } from '../params/param-table.js';
+import { transformerParams, type TransformerConfig } from '../models/config.js';
+import { decode, encode, logits } from '../models/transformer.js';
+import { Session, hostTensor } from '../session/session.js';
+import { rng } from '../params/random.js';
+import { Seq2SeqModel } from './seq2seq.js';
+import { generate, scoreTargets, DecodingError, type Candidate } from './generate.js';
+import { writePolicyBundle, BundleError, BUNDLE_FILES } from './bundle.js';
+import type { GenerationDefaults } from './bundle.js';
+
+const DEFAULTS: GenerationDefaults = {
+  decoderStartTokenId: 0,
+  eosTokenId: 1,
+  padTokenId: 0,
+  bannedTokenIds: [0],
+  maxLength: 16,
+  numBeams: 4,
+  lengthPenalty: 1,
+};
+
+function randomParams(c: TransformerConfig, seed: number, scale: number): Float32Array {
+  const table = new ParamTable(transformerParams(c));
+  const p = table.initialize(new Float32Array(table.size), seed);
+  for (let i = 0; i < p.length; i++) p[i] = p[i]! * scale;
+  return p;
+}
+
+function randomSources(n: number, vocab: number, seed: number): number[][] {
+  const r = rng(seed);
+  return Array.from({ length: n }, () => {
+    const len = 1 + Math.floor(r() * 9);
+    return [...Array.from({ length: len }, () => 3 + Math.floor(r() * (vocab - 3))), 1];
+  });
+}
+
+const SMALL: TransformerConfig = {
+  vocabSize: 50,
+  dModel: 16,
+  heads: 2,
+  ffnDim: 32,
+  encoderLayers: 2,
+  decoderLayers: 2,
+};
+
+test('KV-cached decoding gives the logits of full recomputation by the training graph (≤ 1e-5)', async () => {
+  for (const preNorm of [true, false]) {
+    const c = { ...SMALL, preNorm };
+    const params = randomParams(c, 3, 2);
+    const model = await Seq2SeqModel.fromParams(c, params, DEFAULTS);
+    // The training graph: encoder + decoder over the whole prefix, logits of every position.
+    const table = new ParamTable(transformerParams(c));
+    const views = table.views(params);
+    const g = new Graph('full');
+    const p = new Map(
+      table.entries.map((e) => [e.name, g.constant('f32', e.shape, views.get(e.name)!, e.name)]),
+    );
+    const src = g.input('src', 'i64', ['B', 'S']);
+    const tgtIn = g.input('tgt_in', 'i64', ['B', 'T']);
+    const { memory, srcBias } = encode(c, g, p, src);
+    g.output(logits(p, decode(c, g, p, tgtIn, memory, srcBias)), 'logits');
+    const full = await Session.create(g);
+    const sources = randomSources(3, c.vocabSize, 11);
+    const T = 12;
+    const r = rng(5);
+    const prefixes = sources.map(() => [0, ...Array.from({ length: T - 1 }, () => 2 + Math.floor(r() * 48))]);
+    let worst = 0;
+    for (const [b, s] of sources.entries()) {
+      const out = await full.run({
+        src: hostTensor('i64', [1, s.length], BigInt64Array.from(s, BigInt)),
+        tgt_in: hostTensor('i64', [1, T], BigInt64Array.from(prefixes[b]!, BigInt)),
+      });
+      const want = out.logits!.data as Float32Array;
+      // Cached: one token per step, in a batch with the other sources (padding must not leak).
+      const { hidden, mask } = await model.encode(sources);
+      const state = model.start(hidden, mask);
+      for (let t = 0; t < T; t++) {
+        const got = await model.step(state, BigInt64Array.from(prefixes.map((x) => BigInt(x[t]!))));
+        for (let v = 0; v < c.vocabSize; v++)
+          worst = Math.max(worst, Math.abs(got[b * c.vocabSize + v]! - want[t * c.vocabSize + v]!));
+      }
+    }
+    assert.ok(worst <= 1e-5, `preNorm=${preNorm}: max |cached − full| = ${worst}`);
+    await full.release();
+    await model.release();
+  }
+});
+
+test('teacher-forced scoring returns the log-probs that generation reported', async () => {
+  const params = randomParams(SMALL, 4, 2);
+  const model = await Seq2SeqModel.fromParams(SMALL, params, DEFAULTS);
+  const sources = randomSources(6, SMALL.vocabSize, 3);
+  for (const opts of [
+    { strategy: 'greedy' as const },
+    { strategy: 'sample' as const, numReturn: 3, seed: 9, temperature: 0.7 },
+    { strategy: 'beam' as const, beamSize: 3, numReturn: 2 },
+  ]) {
+    const out = await generate(model, sources, opts);
+    const flat = out.flatMap((cs, i) => cs.map((cand) => ({ src: sources[i]!, cand })));
+    const scores = await scoreTargets(
+      model,
+      flat.map((f) => f.src),
+      flat.map((f) => f.cand.tokenIds),
+    );
+    flat.forEach(({ cand }, i) => {
+      const s = scores[i]!;
+      assert.equal(s.tokenLogprobs.length, cand.tokenIds.length);
+      s.tokenLogprobs.forEach((lp, j) =>
+        assert.ok(Math.abs(lp - cand.tokenLogprobs[j]!) < 1e-4, `${opts.strategy}`),
+      );
+      assert.ok(Math.abs(s.sequenceLogprob - cand.sequenceLogprob) < 1e-3);
+    });
+  }
+  await model.release();
+});
+
+test('a source decodes the same alone and in a batch; finished rows leave the batch', async () => {
+  const params = randomParams(SMALL, 5, 2);
+  const model = await Seq2SeqModel.fromParams(SMALL, params, DEFAULTS);
+  const sources = randomSources(8, SMALL.vocabSize, 21);
+  const together = await generate(model, sources, { strategy: 'greedy' });
+  for (const [i, s] of sources.entries()) {
+    const alone = await generate(model, [s], { strategy: 'greedy' });
+    assert.deepEqual(alone[0]![0]!.tokenIds, together[i]![0]!.tokenIds);
+  }
+  const beamTogether = await generate(model, sources, { strategy: 'beam', beamSize: 3 });
+  for (const [i, s] of sources.entries()) {
+    const alone = await generate(model, [s], { strategy: 'beam', beamSize: 3 });
+    assert.deepEqual(alone[0]![0]!.tokenIds, beamTogether[i]![0]!.tokenIds);
+  }
+  for (const cands of together) {
+    const c = cands[0]!;
+    assert.ok(
+      c.tokenIds.every((t) => t !== 0),
+      'the banned pad token never appears',
+    );
+    if (c.finishReason === 'eos') assert.equal(c.tokenIds.at(-1), 1);
+    else assert.equal(c.tokenIds.length, DEFAULTS.maxLength - 1);
+  }
+  await model.release();
+});
+
+/** Every sequence up to `maxNew` tokens: ending with eos, or of full length without it. */
+function allSequences(vocab: number[], eos: number, maxNew: number): number[][] {
+  const out: number[][] = [];
+  const grow = (prefix: number[]): void => {
+    if (prefix.length === maxNew) {
+      out.push(prefix);
+      return;
+    }
+    for (const t of vocab) {
+      const next = [...prefix, t];
+      if (t === eos) out.push(next);
+      else grow(next);
+    }
+  };
+  grow([]);
+  return out;
+}
+
+test('beam search with enough beams finds the best length-normalised sequence (exhaustive check)', async () => {
+  const c: TransformerConfig = {
+    vocabSize: 6,
+    dModel: 8,
+    heads: 2,
+    ffnDim: 16,
+    encoderLayers: 1,
+    decoderLayers: 1,
+  };
+  const maxNew = 4;
+  const vocab = [1, 2, 3, 4, 5]; // all but the banned pad
+  const seqs = allSequences(vocab, 1, maxNew);
+  for (const [seed, lp] of [
+    [1, 1],
+    [2, 0],
+    [3, 2],
+    [4, 0.6],
+  ] as const) {
+    const params = randomParams(c, seed, 2.5);
+    const model = await Seq2SeqModel.fromParams(c, params, { ...DEFAULTS, maxLength: maxNew + 1 });
+    const source = [2, 3, 4, 1];
+    const scores = await scoreTargets(
+      model,
+      seqs.map(() => source),
+      seqs,
+    );
+    const normed = seqs.map((s, i) => scores[i]!.sequenceLogprob / s.length ** lp);
+    const bestAt = normed.indexOf(Math.max(...normed));
+    const [beam] = await generate(model, [source], {
+      strategy: 'beam',
+      beamSize: 64,
+      lengthPenalty: lp,
+      maxNewTokens: maxNew,
+      numReturn: 5,
+    });
+    const top = beam![0]!;
+    assert.deepEqual(top.tokenIds, seqs[bestAt], `seed ${seed}, lengthPenalty ${lp}`);
+    assert.ok(Math.abs(top.score! - normed[bestAt]!) < 1e-4);
+    // Returned hypotheses are sorted by score.
+    for (let i = 1; i < beam!.length; i++) assert.ok(beam![i - 1]!.score! >= beam![i]!.score!);
+    await model.release();
+  }
+});
+
+test('beam search with one beam is greedy decoding', async () => {
+  const params = randomParams(SMALL, 8, 2);
+  const model = await Seq2SeqModel.fromParams(SMALL, params, DEFAULTS);
+  const sources = randomSources(6, SMALL.vocabSize, 8);
+  const greedy = await generate(model, sources, { strategy: 'greedy' });
+  const beam = await generate(model, sources, { strategy: 'beam', beamSize: 1 });
+  greedy.forEach((g, i) => assert.deepEqual(beam[i]![0]!.tokenIds, g[0]!.tokenIds));
+  await model.release();
+});
+
+test('sampling: same seed, same samples regardless of batching; seeds differ; top-k 1 is greedy', async () => {
+  const params = randomParams(SMALL, 9, 1.5);
+  const model = await Seq2SeqModel.fromParams(SMALL, params, DEFAULTS);
+  const sources = randomSources(4, SMALL.vocabSize, 2);
+  const opts = { strategy: 'sample' as const, numReturn: 4, seed: 1234, temperature: 0.9, topP: 0.95 };
+  const a = await generate(model, sources, opts);
+  const b = await generate(model, sources, opts);
+  assert.deepEqual(
+    a.map((cs) => cs.map((x) => x.tokenIds)),
+    b.map((cs) => cs.map((x) => x.tokenIds)),
+  );
+  // Source 0 alone draws what it drew in the batch (each sample has its own generator).
+  const alone = await generate(model, [sources[0]!], opts);
+  assert.deepEqual(
+    alone[0]!.map((x) => x.tokenIds),
+    a[0]!.map((x) => x.tokenIds),
+  );
+  const other = await generate(model, sources, { ...opts, seed: 99 });
+  assert.notDeepEqual(
+    a.map((cs) => cs.map((x) => x.tokenIds)),
+    other.map((cs) => cs.map((x) => x.tokenIds)),
+  );
+  const k1 = await generate(model, sources, { strategy: 'sample', topK: 1, seed: 3 });
+  const greedy = await generate(model, sources, { strategy: 'greedy' });
+  greedy.forEach((g, i) => assert.deepEqual(k1[i]![0]!.tokenIds, g[0]!.tokenIds));
+  await model.release();
+});
+
+test('sampling draws first tokens with the temperature-scaled, top-k/top-p truncated probabilities', async () => {
+  const params = randomParams(SMALL, 10, 1);
+  const model = await Seq2SeqModel.fromParams(SMALL, params, { ...DEFAULTS, maxLength: 2 });
+  const source = [5, 6, 7, 1];
+  const V = SMALL.vocabSize;
+  const { hidden, mask } = await model.encode([source]);
+  const first = await model.step(model.start(hidden, mask), BigInt64Array.of(0n));
+  const n = 4000;
+  for (const { temperature, topK, topP } of [
+    { temperature: 0.7, topK: 0, topP: 1 },
+    { temperature: 1.3, topK: 5, topP: 1 },
+    { temperature: 1, topK: 0, topP: 0.6 },
+  ]) {
+    // Expected distribution, computed here from the logits.
+    const scaled = Array.from({ length: V }, (_, v) => (v === 0 ? -Infinity : first[v]! / temperature));
+    const max = Math.max(...scaled);
+    let probs = scaled.map((x) => Math.exp(x - max));
+    const order = probs.map((p, i) => ({ p, i })).sort((x, y) => y.p - x.p || x.i - y.i);
+    const keep = new Set<number>();
+    const total = probs.reduce((s, p) => s + p, 0);
+    let acc = 0;
+    for (const [rank, { p, i }] of order.entries()) {
+      if (topK > 0 && rank >= topK) break;
+      keep.add(i);
+      acc += p;
+      if (topP < 1 && acc >= topP * total) break;
+    }
+    probs = probs.map((p, i) => (keep.has(i) ? p : 0));
+    const z = probs.reduce((s, p) => s + p, 0);
+    const counts = new Array<number>(V).fill(0);
+    for (let seed = 0; seed < n / 1000; seed++) {
+      const out = await generate(model, [source], {
+        strategy: 'sample',
+        numReturn: 1000,
+        seed,
+        temperature,
+        topK,
+        topP,
+        maxNewTokens: 1,
+      });
+      for (const cand of out[0]!) counts[cand.tokenIds[0]!]!++;
+    }
+    for (let v = 0; v < V; v++) {
+      const p = probs[v]! / z;
+      if (p === 0) assert.equal(counts[v], 0, `token ${v} is outside the truncation but was drawn`);
+      else {
+        const sd = Math.sqrt((n * p * (1 - p)) | 1);
+        assert.ok(
+          Math.abs(counts[v]! - n * p) <= 5 * sd + 2,
+          `token ${v}: ${counts[v]} draws, expected ${n * p}`,
+        );
+      }
+    }
+  }
+  await model.release();
+});
+
+test('decoding options out of range are refused with the field named', async () => {
+  const params = randomParams(SMALL, 1, 1);
+  const model = await Seq2SeqModel.fromParams(SMALL, params, DEFAULTS);
+  const cases: [Parameters<typeof generate>[2], RegExp][] = [
+    [{ strategy: 'sample', temperature: 0 }, /^temperature/],
+    [{ strategy: 'sample', topP: 1.5 }, /^topP/],
+    [{ strategy: 'beam', beamSize: 2, numReturn: 3 }, /^numReturn/],
+    [{ strategy: 'greedy', maxNewTokens: 0 }, /^maxNewTokens/],
+    [{ strategy: 'nope' as 'greedy' }, /^strategy/],
+  ];
+  for (const [opts, re] of cases)
+    await assert.rejects(
+      generate(model, [[3, 1]], opts),
+      (e: Error) => e instanceof DecodingError && re.test(e.message),
+    );
+  await assert.rejects(generate(model, [[3, 1], []], { strategy: 'greedy' }), /sources\[1\]: empty/);
+  await model.release();
+});
+
+test('bundles: written atomically, loaded back to the same decoding; broken ones fail with the file named', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'rest-bundle-'));
+  try {
+    const tokDir = join(dir, 'tok');
+    await writePolicyBundle(join(dir, 'x'), {
+      config: SMALL,
+      params: new Float32Array(3),
+      tokenizerDir: tokDir,
+    }).then(
+      () => assert.fail('expected a rejection'),
+      (e: Error) => assert.match(e.message, /^params: 3 values/),
+    );
+    await import('node:fs/promises').then((fs) => fs.mkdir(tokDir));
+    await assert.rejects(
+      writePolicyBundle(join(dir, 'x'), {
+        config: SMALL,
+        params: randomParams(SMALL, 1, 1),
+        tokenizerDir: tokDir,
+      }),
+      /tokenizerDir: .*tokenizer\.json does not exist/,
+    );
+    await writeFile(join(tokDir, 'tokenizer.json'), '{}');
+    await writeFile(join(tokDir, 'tokenizer_config.json'), '{}');
+    const params = randomParams(SMALL, 12, 2);
+    const bundle = join(dir, 'policy');
+    await writePolicyBundle(bundle, {
+      config: SMALL,
+      params,
+      tokenizerDir: tokDir,
+      lineage: { runId: 'r1', improveStep: 2, metrics: { bleu: 12.5 } },
+      generation: { maxLength: DEFAULTS.maxLength },
+    });
+    const { model, manifest } = await Seq2SeqModel.load(bundle);
+    assert.equal(manifest.lineage.runId, 'r1');
+    assert.deepEqual(manifest.transformer, SMALL);
+    assert.deepEqual(manifest.generation.bannedTokenIds, [0]);
+    const memory = await Seq2SeqModel.fromParams(SMALL, params, DEFAULTS);
+    const sources = randomSources(5, SMALL.vocabSize, 4);
+    const a = await generate(model, sources, { strategy: 'beam', beamSize: 2 });
+    const b = await generate(memory, sources, { strategy: 'beam', beamSize: 2 });
+    assert.deepEqual(
+      a.map((c: Candidate[]) => c[0]!.tokenIds),
+      b.map((c: Candidate[]) => c[0]!.tokenIds),
+    );
+    await model.release();
+    await memory.release();
+
+    // A config that disagrees with the ONNX files (a foreign or damaged bundle).
+    const cfgPath = join(bundle, BUNDLE_FILES.config);
+    const cfg = JSON.parse(await readFile(cfgPath, 'utf8')) as Record<string, unknown>;
+    await writeFile(cfgPath, JSON.stringify({ ...cfg, decoder_attention_heads: 4 }));
+    await assert.rejects(
+      Seq2SeqModel.load(bundle),
+      (e: Error) => e instanceof BundleError && /past_key_values\.0\.decoder\.key has dims/.test(e.message),
+    );
+    await writeFile(cfgPath, JSON.stringify({ ...cfg, d_model: 'wide' }));
+    await assert.rejects(Seq2SeqModel.load(bundle), /config\.json: d_model must be a non-negative integer/);
+    await writeFile(cfgPath, '{not json');
+    await assert.rejects(Seq2SeqModel.load(bundle), /config\.json is not a JSON object/);
+    await writeFile(cfgPath, JSON.stringify(cfg));
+    await writeFile(join(bundle, BUNDLE_FILES.decoder), 'garbage');
+    await assert.rejects(Seq2SeqModel.load(bundle));
+    await unlink(join(bundle, BUNDLE_FILES.decoder));
+    await assert.rejects(Seq2SeqModel.load(bundle), /onnx\/decoder_model_merged\.onnx is missing/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
