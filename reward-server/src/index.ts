@@ -1,1 +1,31 @@
-export { CONFIG, type Config } from './config.js';
+export { CONFIG, loadConfig, type Config } from './config.js';
+export {
+  loadRewardModel,
+  LearnedRewardModel,
+  type LoadRewardModelOptions,
+  type ModelBatching,
+} from './learned/learned-model.js';
+export {
+  MANIFEST_FILE,
+  INPUT_ROLES,
+  parseManifest,
+  RewardModelError,
+  type InputRole,
+  type RewardManifest,
+} from './learned/manifest.js';
+export { CalibrationFileError, readCalibrationFile } from './scoring/calibration-file.js';
+export { METRIC_NAMES, PLACEHOLDER_CALIBRATION, type MetricName } from './scoring/metric-scorers.js';
+export { normalize, meanStd } from './scoring/normalize.js';
+export { ScorerRegistry, DuplicateScorerError } from './scoring/registry.js';
+export {
+  NORMALIZATIONS,
+  type Calibration,
+  type ItemProblem,
+  type Normalization,
+  type PreparedItems,
+  type RewardScorer,
+  type ScoreItem,
+  type ScorerInfo,
+  type ScorerKind,
+} from './scoring/types.js';
+export { startRewardServer, type RewardServer, type StartRewardServerOptions } from './server.js';
