@@ -3,6 +3,7 @@
 // Node 20's `--test` does not expand globs, so the files are listed here.
 //   unit tests:        <pkg>/src/**/*.test.ts   (no network, no ports)
 //   integration tests: <pkg>/test/**/*.int.test.ts (real servers on loopback)
+//   k8s/test/ (not a workspace): manifests, Dockerfiles, and images.int.test.ts (starts the services)
 // Usage: node scripts/test.mjs [--unit | --int] [path-filter ...]
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -30,7 +31,7 @@ function walk(dir, out) {
   return out;
 }
 
-const files = workspaces
+const files = [...workspaces, 'k8s']
   .flatMap((ws) => [...walk(join(root, ws, 'src'), []), ...walk(join(root, ws, 'test'), [])])
   .filter((f) => {
     const isInt = f.endsWith('.int.test.ts');
