@@ -19,7 +19,6 @@ import {
   greater,
   mul,
   neg,
-  reshape,
   scalar,
   stopGradient,
   sub,
@@ -29,6 +28,7 @@ import {
 import { castOut } from './cast-out.js';
 import { exampleMean, f64, sequenceLogProb } from './log-probs.js';
 import { softplusStable } from './numerics.js';
+import { toMatrix } from './reshape-as.js';
 import {
   inputOf,
   MASK,
@@ -65,7 +65,7 @@ export function pairInputs(h: { referenceFree: boolean }): ObjectiveInput[] {
 /** Rows `[0, P)` and `[P, 2P)` of a `[2P]` tensor. */
 function halves(x: Tensor): [Tensor, Tensor] {
   const g = x.graph;
-  const pairs = reshape(x, [2, -1]); // [2, P]
+  const pairs = toMatrix(x, 2, -1); // [2, P]
   return [gather(pairs, scalar(g, 'i64', 0), 0), gather(pairs, scalar(g, 'i64', 1), 0)];
 }
 

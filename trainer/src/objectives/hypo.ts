@@ -24,8 +24,6 @@ import {
   mul,
   reduceMean,
   reduceSum,
-  reshape,
-  reshapeLike,
   stopGradient,
   sub,
   type Graph,
@@ -35,6 +33,7 @@ import { castOut } from './cast-out.js';
 import { DPO_FIELDS, dpoLoss, marginMetrics, pairInputs } from './dpo.js';
 import { f64, sequenceLogProb } from './log-probs.js';
 import { inputOf, type ObjectiveInput, type ObjectiveOutput } from './objective.js';
+import { reshapeAs, toMatrix } from './reshape-as.js';
 
 const HYPER = z
   .object({
@@ -87,9 +86,9 @@ export function onlineKlSurrogate(
   const rho = stopGradient(sub(s, f64(onlineReference))); // [Q]
   let advantage = rho;
   if (k > 1) {
-    const groups = reshape(rho, [-1, k]); // [Q/k, k]
+    const groups = toMatrix(rho, -1, k); // [Q/k, k]
     const loo = div(sub(reduceSum(groups, [1], true), groups), k - 1); // b_j
-    advantage = reshapeLike(sub(groups, loo), rho);
+    advantage = reshapeAs(sub(groups, loo), rho);
   }
   const weight = stopGradient(clip(advantage, -clamp, clamp));
   return { surrogate: reduceMean(mul(weight, s), [0]), klEstimate: reduceMean(rho, [0]) };

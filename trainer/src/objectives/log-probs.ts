@@ -14,13 +14,13 @@ import {
   reduceMean,
   reduceSum,
   reshape,
-  reshapeLike,
   squeeze,
   unsqueeze,
   div,
   ShapeError,
   type Tensor,
 } from '@rest/runtime';
+import { reshapeAs } from './reshape-as.js';
 
 function checkLabels(op: string, logits: Tensor, labels: Tensor): void {
   if (labels.dtype !== 'i64' || labels.rank !== 2)
@@ -49,7 +49,7 @@ function logProbs(op: string, logits: Tensor, labels: Tensor): Tensor {
 
 function gatherTargets(lp: Tensor, labels: Tensor): Tensor {
   if (lp.rank === 3) return squeeze(gatherElements(lp, unsqueeze(labels, [2]), 2), [2]); // [B, T]
-  return reshapeLike(gatherElements(lp, reshape(labels, [-1, 1]), 1), labels); // [N, 1] → [B, T]
+  return reshapeAs(gatherElements(lp, reshape(labels, [-1, 1]), 1), labels); // [N, 1] → [B, T]
 }
 
 /**
@@ -73,7 +73,7 @@ export function tokenLogProbsWithMean(
   const mean = reduceMean(lp, [-1]); // [B, T] or [N]
   return {
     tokenLogp: gatherTargets(lp, labels),
-    meanLogp: lp.rank === 3 ? mean : reshapeLike(mean, labels),
+    meanLogp: lp.rank === 3 ? mean : reshapeAs(mean, labels),
   };
 }
 
