@@ -42,7 +42,11 @@ export function readDockerfile(workspace: string): Dockerfile {
       pending.parts.push(body);
     }
     if (!continued) {
-      instructions.push({ keyword: pending.keyword, args: pending.parts.join(' ').trim(), line: pending.line });
+      instructions.push({
+        keyword: pending.keyword,
+        args: pending.parts.join(' ').trim(),
+        line: pending.line,
+      });
       pending = undefined;
     }
   });

@@ -85,7 +85,11 @@ describe('service Dockerfiles', () => {
         .replaceAll(workspace, '<workspace>');
     });
     for (const [i, text] of normalized.entries())
-      assert.equal(text, normalized[0], `${IMAGE_WORKSPACES[i]}/Dockerfile vs ${IMAGE_WORKSPACES[0]}/Dockerfile`);
+      assert.equal(
+        text,
+        normalized[0],
+        `${IMAGE_WORKSPACES[i]}/Dockerfile vs ${IMAGE_WORKSPACES[0]}/Dockerfile`,
+      );
   });
 
   it(`manifests: the service pods run as the images' user (${IMAGE_USER})`, () => {

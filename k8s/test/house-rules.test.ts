@@ -45,11 +45,17 @@ function workloads(rendered: Rendered): Workload[] {
   return rendered.objects.filter(isWorkload);
 }
 
-function missingLabels(labels: Readonly<Record<string, string>> | undefined, wanted: readonly string[]): string[] {
+function missingLabels(
+  labels: Readonly<Record<string, string>> | undefined,
+  wanted: readonly string[],
+): string[] {
   return wanted.filter((label) => (labels?.[label] ?? '') === '');
 }
 
-function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+function selects(
+  selector: Readonly<Record<string, string>> | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean {
   if (selector === undefined || Object.keys(selector).length === 0) return false;
   return Object.entries(selector).every(([key, value]) => labels[key] === value);
 }
@@ -63,7 +69,13 @@ for (const overlay of OVERLAYS) {
 
     it(`kustomize build ${overlay}: renders the five services, NATS and the namespace`, () => {
       const deployments = rendered.objects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name);
-      assert.deepEqual(deployments.sort(), ['coordinator', 'grow-worker', 'policy-server', 'reward-server', 'trainer']);
+      assert.deepEqual(deployments.sort(), [
+        'coordinator',
+        'grow-worker',
+        'policy-server',
+        'reward-server',
+        'trainer',
+      ]);
       assert.ok(rendered.objects.some((o) => o.kind === 'StatefulSet' && o.metadata.name === 'nats'));
       assert.ok(rendered.objects.some((o) => o.kind === 'Namespace' && o.metadata.name === NAMESPACE));
       const mongo = rendered.objects.some((o) => o.kind === 'StatefulSet' && o.metadata.name === 'mongodb');
@@ -136,9 +148,11 @@ for (const overlay of OVERLAYS) {
           const seccomp = sc.seccompProfile?.type ?? pod.securityContext?.seccompProfile?.type;
           if (nonRoot !== true) problems.push(`${at}: runAsNonRoot is not true`);
           if (user === undefined || user === 0) problems.push(`${at}: runAsUser is not a non-zero uid`);
-          if (sc.allowPrivilegeEscalation !== false) problems.push(`${at}: allowPrivilegeEscalation is not false`);
+          if (sc.allowPrivilegeEscalation !== false)
+            problems.push(`${at}: allowPrivilegeEscalation is not false`);
           if (sc.readOnlyRootFilesystem !== true) problems.push(`${at}: readOnlyRootFilesystem is not true`);
-          if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${at}: capabilities do not drop ALL`);
+          if (!(sc.capabilities?.drop ?? []).includes('ALL'))
+            problems.push(`${at}: capabilities do not drop ALL`);
           if (seccomp !== 'RuntimeDefault') problems.push(`${at}: seccompProfile is not RuntimeDefault`);
           const tmp = container.volumeMounts?.find((m) => m.mountPath === '/tmp');
           const tmpVolume = pod.volumes?.find((v) => v.name === tmp?.name);
@@ -146,7 +160,8 @@ for (const overlay of OVERLAYS) {
         }
         if (pod.automountServiceAccountToken !== false)
           problems.push(`${ref(workload)}: automountServiceAccountToken is not false`);
-        if (pod.enableServiceLinks !== false) problems.push(`${ref(workload)}: enableServiceLinks is not false`);
+        if (pod.enableServiceLinks !== false)
+          problems.push(`${ref(workload)}: enableServiceLinks is not false`);
       }
       assert.deepEqual(problems, []);
     });

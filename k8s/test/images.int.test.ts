@@ -53,7 +53,10 @@ function waitForLine(
   output: string[],
 ): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no matching log line within ${deadlineMs} ms`)), deadlineMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no matching log line within ${deadlineMs} ms`)),
+      deadlineMs,
+    );
     const lines = createInterface({ input: child.stdout! });
     const onExit = (code: number | null, signal: string | null): void => {
       clearTimeout(timer);
@@ -78,7 +81,10 @@ function waitForLine(
 }
 
 function healthStatus(port: number): Promise<string | undefined> {
-  const client = new HealthClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+  const client = new HealthClient(
+    `127.0.0.1:${port}`,
+    grpc.credentials.createInsecure(),
+  ) as unknown as grpc.Client & {
     check(request: { service: string }, options: grpc.CallOptions, callback: CheckCallback): void;
   };
   return new Promise<string | undefined>((resolve, reject) => {
@@ -93,7 +99,10 @@ function healthStatus(port: number): Promise<string | undefined> {
 function exitOf(child: ChildProcess, deadlineMs: number): Promise<number | null> {
   return new Promise((resolve, reject) => {
     if (child.exitCode !== null) return resolve(child.exitCode);
-    const timer = setTimeout(() => reject(new Error(`still running ${deadlineMs} ms after SIGTERM`)), deadlineMs);
+    const timer = setTimeout(
+      () => reject(new Error(`still running ${deadlineMs} ms after SIGTERM`)),
+      deadlineMs,
+    );
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve(code);
@@ -116,7 +125,10 @@ describe('service images: the CMD starts the built service', () => {
     }
     it(name, { timeout: 180_000 }, async () => {
       // What CI's `npm run build` made; a no-op then, and a build of just this closure otherwise.
-      const tsc = spawnSync(process.execPath, [TSC, '--build', spec.workspace], { cwd: REPO_ROOT, encoding: 'utf8' });
+      const tsc = spawnSync(process.execPath, [TSC, '--build', spec.workspace], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      });
       assert.equal(tsc.status, 0, `tsc --build ${spec.workspace}:\n${tsc.stdout}${tsc.stderr}`);
       infra ??= await startInfra();
       const p = spec.config.prefix;

@@ -126,7 +126,10 @@ export interface Workload extends K8sObject {
   readonly spec: {
     readonly replicas?: number;
     readonly selector?: { readonly matchLabels?: Readonly<Record<string, string>> };
-    readonly template: { readonly metadata: { readonly labels?: Readonly<Record<string, string>> }; readonly spec: PodSpec };
+    readonly template: {
+      readonly metadata: { readonly labels?: Readonly<Record<string, string>> };
+      readonly spec: PodSpec;
+    };
   };
 }
 

@@ -34,7 +34,10 @@ interface ResolvedEnv {
   readonly problems: string[];
 }
 
-function workload(rendered: Rendered, name: string): Workload & { readonly spec: { readonly replicas?: number } } {
+function workload(
+  rendered: Rendered,
+  name: string,
+): Workload & { readonly spec: { readonly replicas?: number } } {
   const found = find(rendered.objects, 'Deployment', name);
   assert.ok(found, `Deployment/${name} is rendered`);
   return found as Workload;
@@ -56,7 +59,8 @@ function resolveEnv(rendered: Rendered, spec: ServiceSpec, c: Container): Resolv
   const problems: string[] = [];
   const byEnvVar = new Map(spec.config.keys.map((k) => [k.envVar, k]));
   for (const from of c.envFrom ?? []) {
-    if (from.secretRef !== undefined) problems.push(`envFrom secretRef ${from.secretRef.name}: name secret keys one by one`);
+    if (from.secretRef !== undefined)
+      problems.push(`envFrom secretRef ${from.secretRef.name}: name secret keys one by one`);
     if (from.configMapRef === undefined) continue;
     const map = find(rendered.objects, 'ConfigMap', from.configMapRef.name);
     if (map === undefined) {
@@ -76,7 +80,8 @@ function resolveEnv(rendered: Rendered, spec: ServiceSpec, c: Container): Resolv
       sources.set(entry.name, `secret ${secretRef.name}/${secretRef.key}`);
     } else if (mapRef !== undefined) {
       const value = find(rendered.objects, 'ConfigMap', mapRef.name)?.data?.[mapRef.key];
-      if (value === undefined) problems.push(`${entry.name}: ConfigMap key ${mapRef.name}/${mapRef.key} is not rendered`);
+      if (value === undefined)
+        problems.push(`${entry.name}: ConfigMap key ${mapRef.name}/${mapRef.key} is not rendered`);
       env[entry.name] = value ?? '';
       sources.set(entry.name, `configmap ${mapRef.name}`);
     } else if (entry.value !== undefined) {
@@ -119,7 +124,9 @@ for (const overlay of OVERLAYS) {
           if (key === undefined && name !== spec.config.fileEnvVar) {
             problems.push(`${name} (${source}): no ${spec.config.prefix} config key has this env var`);
           } else if (key !== undefined && key.secret !== source.startsWith('secret ')) {
-            problems.push(`${name} (${source}): ${key.secret ? 'a secret key must come from a Secret' : 'not a secret key, yet from a Secret'}`);
+            problems.push(
+              `${name} (${source}): ${key.secret ? 'a secret key must come from a Secret' : 'not a secret key, yet from a Secret'}`,
+            );
           }
         }
         assert.deepEqual(problems, []);
@@ -131,7 +138,9 @@ for (const overlay of OVERLAYS) {
         const config = loadConfig(spec, resolveEnv(rendered, spec, c).env);
         for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe'] as const)
           assert.equal(grpcProbePort(c[probe]), config.port, probe);
-        const ports = Object.fromEntries((c.ports ?? []).map((p) => [p.name ?? '', p.containerPort] as const));
+        const ports = Object.fromEntries(
+          (c.ports ?? []).map((p) => [p.name ?? '', p.containerPort] as const),
+        );
         assert.deepEqual(ports, { grpc: config.port, metrics: config.metricsPort });
       });
 
@@ -140,9 +149,13 @@ for (const overlay of OVERLAYS) {
         const c = container(deployment, spec.deployment);
         const config = loadConfig(spec, resolveEnv(rendered, spec, c).env);
         const preStopMs = (c.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000;
-        const graceMs = (deployment.spec.template.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_S) * 1000;
+        const graceMs =
+          (deployment.spec.template.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_S) * 1000;
         const neededMs = preStopMs + config.drainTimeoutMs + config.closeTimeoutMs;
-        assert.ok(graceMs > neededMs, `grace ${graceMs} ms <= preStop ${preStopMs} + drain ${config.drainTimeoutMs} + close ${config.closeTimeoutMs}`);
+        assert.ok(
+          graceMs > neededMs,
+          `grace ${graceMs} ms <= preStop ${preStopMs} + drain ${config.drainTimeoutMs} + close ${config.closeTimeoutMs}`,
+        );
       });
 
       it(`${unit}: runs the ${spec.image} image with its arguments`, () => {
@@ -155,23 +168,51 @@ for (const overlay of OVERLAYS) {
       if (spec.served)
         it(`${unit}: a headless Service with port grpc, and a max connection age so clients rebalance`, () => {
           const deployment = workload(rendered, spec.deployment);
-          const config = loadConfig(spec, resolveEnv(rendered, spec, container(deployment, spec.deployment)).env);
+          const config = loadConfig(
+            spec,
+            resolveEnv(rendered, spec, container(deployment, spec.deployment)).env,
+          );
           const service = find(rendered.objects, 'Service', spec.deployment) as
-            | (K8sObject & { spec: { clusterIP?: string; selector?: Record<string, string>; ports?: { name?: string; port: number; targetPort?: string | number; appProtocol?: string }[] } })
+            | (K8sObject & {
+                spec: {
+                  clusterIP?: string;
+                  selector?: Record<string, string>;
+                  ports?: {
+                    name?: string;
+                    port: number;
+                    targetPort?: string | number;
+                    appProtocol?: string;
+                  }[];
+                };
+              })
             | undefined;
           assert.ok(service, `Service/${spec.deployment}`);
           assert.equal(service.spec.clusterIP, 'None', 'headless, for dns:/// round robin');
           const labels = deployment.spec.template.metadata.labels ?? {};
-          assert.ok(Object.entries(service.spec.selector ?? {}).every(([k, v]) => labels[k] === v), 'selects the pods');
+          assert.ok(
+            Object.entries(service.spec.selector ?? {}).every(([k, v]) => labels[k] === v),
+            'selects the pods',
+          );
           const grpcPort = service.spec.ports?.find((p) => p.name === 'grpc');
-          assert.deepEqual(grpcPort, { name: 'grpc', port: config.port, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' });
-          assert.ok(config.maxConnectionAgeMs <= MAX_CONNECTION_AGE_LIMIT_MS, `maxConnectionAgeMs ${config.maxConnectionAgeMs}`);
+          assert.deepEqual(grpcPort, {
+            name: 'grpc',
+            port: config.port,
+            targetPort: 'grpc',
+            protocol: 'TCP',
+            appProtocol: 'grpc',
+          });
+          assert.ok(
+            config.maxConnectionAgeMs <= MAX_CONNECTION_AGE_LIMIT_MS,
+            `maxConnectionAgeMs ${config.maxConnectionAgeMs}`,
+          );
         });
 
       it(`${unit}: ${spec.autoscaled ? 'an HPA owns the replica count' : 'a fixed replica count, no HPA'}`, () => {
         const deployment = workload(rendered, spec.deployment);
         const hpa = rendered.objects.find(
-          (o) => o.kind === 'HorizontalPodAutoscaler' && (o.spec as { scaleTargetRef?: { name?: string } }).scaleTargetRef?.name === spec.deployment,
+          (o) =>
+            o.kind === 'HorizontalPodAutoscaler' &&
+            (o.spec as { scaleTargetRef?: { name?: string } }).scaleTargetRef?.name === spec.deployment,
         ) as (K8sObject & { spec: { minReplicas?: number; maxReplicas: number } }) | undefined;
         if (spec.autoscaled) {
           assert.ok(hpa, `an HPA targets Deployment/${spec.deployment}`);
@@ -204,7 +245,10 @@ describe('k8s/overlays/gpu services', () => {
       assert.equal(c.resources?.limits?.['nvidia.com/gpu'], '1');
       assert.match(c.image, /-cuda12$/);
       assert.ok(Object.keys(pod.nodeSelector ?? {}).length > 0, 'a nodeSelector');
-      assert.ok((pod.tolerations ?? []).some((t) => t.key === 'nvidia.com/gpu'), 'tolerates nvidia.com/gpu');
+      assert.ok(
+        (pod.tolerations ?? []).some((t) => t.key === 'nvidia.com/gpu'),
+        'tolerates nvidia.com/gpu',
+      );
     });
 
     if (!spec.onnx) continue;
@@ -236,7 +280,8 @@ describe('k8s/overlays/dev sizes', () => {
       if (object.kind !== 'Deployment' && object.kind !== 'StatefulSet') continue;
       for (const c of (object as Workload).spec.template.spec.containers) {
         const cpu = String(c.resources?.requests?.['cpu'] ?? '');
-        if (!/^\d{1,3}m$/.test(cpu) || Number.parseInt(cpu, 10) > 100) problems.push(`${ref(object)}: requests cpu ${cpu}`);
+        if (!/^\d{1,3}m$/.test(cpu) || Number.parseInt(cpu, 10) > 100)
+          problems.push(`${ref(object)}: requests cpu ${cpu}`);
       }
     }
     assert.deepEqual(problems, []);
