@@ -15,6 +15,7 @@ import { exampleMean, f64, maskedRowSum } from './log-probs.js';
 import {
   inputOf,
   MASK,
+  ObjectiveInputError,
   MEAN_LOGP,
   TOKEN_LOGP,
   unitInterval,
@@ -38,7 +39,8 @@ export type BcHyper = z.output<typeof HYPER>;
 
 /**
  * `Σ_t m_t [(1 − ε) w_t (−ℓ_t) + ε (−μ_t)]` `[B]` f64 (w: optional detached `[B, T]` f64 weight; the
- * smoothing term stays unweighted, as in GOLD). `meanLogp` is required when ε > 0.
+ * smoothing term stays unweighted, as in GOLD). Throws ObjectiveInputError when ε > 0 and `meanLogp`
+ * is missing.
  */
 export function smoothedNll(
   tokenLogp: Tensor,
@@ -49,7 +51,8 @@ export function smoothedNll(
 ): Tensor {
   let perToken = neg(f64(tokenLogp)); // [B, T] f64
   if (weight !== undefined) perToken = mul(weight, perToken);
-  if (epsilon === 0 || meanLogp === undefined) return maskedRowSum(perToken, mask);
+  if (epsilon === 0) return maskedRowSum(perToken, mask);
+  if (meanLogp === undefined) throw new ObjectiveInputError(`label smoothing ${epsilon} needs mean_logp`);
   return add(maskedRowSum(mul(perToken, 1 - epsilon), mask), mul(maskedRowSum(neg(meanLogp), mask), epsilon));
 }
 
