@@ -55,7 +55,14 @@ export {
   type PolicyFile,
   type PolicyListQuery,
 } from './policy-repo.js';
-export { RouteRepo, type RouteVariant, type RouteFields, type RouteDoc } from './route-repo.js';
+export {
+  RouteRepo,
+  type RouteVariant,
+  type RouteShadow,
+  type RouteSetOptions,
+  type RouteFields,
+  type RouteDoc,
+} from './route-repo.js';
 export type { RevisionDoc } from './revision-log.js';
 export {
   checkBundleNames,

@@ -13,13 +13,34 @@ export interface RouteVariant {
   readonly policyId: string;
   /** Relative weight ≥ 0; traffic share = weight / sum of weights. */
   readonly weight: number;
+  /**
+   * Label of the variant, unique within the route (e.g. `control`), reported with every answer it
+   * serves and in metrics. Absent on routes written before names existed; readers then use the
+   * policy id.
+   */
+  readonly name?: string;
+}
+
+/** A policy that receives a copy of a share of a route's requests, whose answers are only measured. */
+export interface RouteShadow {
+  readonly policyId: string;
+  /** Fraction of requests mirrored, in [0, 1]. */
+  readonly sampleRate: number;
 }
 
 /** The fields of a route that a version fixes. */
 export interface RouteFields {
   readonly alias: string;
   readonly variants: readonly RouteVariant[];
+  /** The shadow variant; null or absent: no mirroring. */
+  readonly shadow?: RouteShadow | null;
   readonly updatedAt: Date;
+}
+
+/** Options of {@link RouteRepo.set}. */
+export interface RouteSetOptions {
+  /** The shadow variant of the new version; omitted or null: none. */
+  readonly shadow?: RouteShadow | null;
 }
 
 /** A stored route (collection `routes`). */
@@ -62,22 +83,39 @@ export class RouteRepo {
   /**
    * Sets the variants of `alias` if its version is still `expectedVersion` (0 = must not exist).
    * @returns the route at its new version.
-   * @throws InvalidArgumentError for a bad alias, no variants, a bad policy id or weight, or all
-   * weights 0.
+   * @throws InvalidArgumentError for a bad alias, no variants, a bad policy id, name or weight, a
+   * name used twice, all weights 0, or a bad shadow.
    * @throws FailedPreconditionError when `expectedVersion` is stale or a concurrent set won.
    */
-  async set(alias: string, variants: readonly RouteVariant[], expectedVersion: number): Promise<RouteDoc> {
+  async set(
+    alias: string,
+    variants: readonly RouteVariant[],
+    expectedVersion: number,
+    options: RouteSetOptions = {},
+  ): Promise<RouteDoc> {
     const v = new Violations();
     v.id('alias', alias);
     v.int('expectedVersion', expectedVersion);
     if (variants.length === 0) v.add('variants', 'must not be empty');
+    const names = new Set<string>();
     variants.forEach((x, i) => {
       v.id(`variants[${i}].policyId`, x.policyId);
       if (!(Number.isFinite(x.weight) && x.weight >= 0))
         v.add(`variants[${i}].weight`, 'must be finite and >= 0');
+      if (x.name !== undefined) {
+        v.id(`variants[${i}].name`, x.name);
+        if (names.has(x.name)) v.add(`variants[${i}].name`, `"${x.name}" is used by another variant`);
+        names.add(x.name);
+      }
     });
     if (variants.length > 0 && variants.every((x) => x.weight === 0))
       v.add('variants', 'weights must not all be 0');
+    const shadow = options.shadow ?? null;
+    if (shadow !== null) {
+      v.id('shadow.policyId', shadow.policyId);
+      if (!(shadow.sampleRate >= 0 && shadow.sampleRate <= 1))
+        v.add('shadow.sampleRate', 'must be in [0, 1]');
+    }
     v.throwIfAny();
     const current = (await this.get(alias))?.version ?? 0;
     if (current !== expectedVersion) {
@@ -86,7 +124,12 @@ export class RouteRepo {
     const at = new Date(this.now());
     const fields: RouteFields = {
       alias,
-      variants: variants.map((x) => ({ policyId: x.policyId, weight: x.weight })),
+      variants: variants.map((x) => ({
+        policyId: x.policyId,
+        weight: x.weight,
+        ...(x.name === undefined ? {} : { name: x.name }),
+      })),
+      shadow: shadow === null ? null : { policyId: shadow.policyId, sampleRate: shadow.sampleRate },
       updatedAt: at,
     };
     if ((await this.log.claim(alias, expectedVersion + 1, fields, at)) === null) {

@@ -184,6 +184,50 @@ test('RouteRepo: a set with a stale version fails with FailedPreconditionError; 
   }
 });
 
+test('RouteRepo: variant names and the shadow are kept per version; bad ones are refused', async () => {
+  const store = await freshStore();
+  try {
+    const v1 = await store.routes.set(
+      'de-en',
+      [
+        { name: 'control', policyId: 'p1', weight: 9 },
+        { name: 'candidate', policyId: 'p2', weight: 1 },
+      ],
+      0,
+      { shadow: { policyId: 'p3', sampleRate: 0.25 } },
+    );
+    assert.deepEqual(v1.shadow, { policyId: 'p3', sampleRate: 0.25 });
+    const read = (await store.routes.get('de-en'))!;
+    assert.deepEqual(
+      read.variants.map((x) => [x.name, x.policyId, x.weight]),
+      [
+        ['control', 'p1', 9],
+        ['candidate', 'p2', 1],
+      ],
+    );
+    assert.deepEqual(read.shadow, { policyId: 'p3', sampleRate: 0.25 });
+    const v2 = await store.routes.set('de-en', [{ policyId: 'p2', weight: 1 }], 1);
+    assert.equal(v2.shadow, null);
+    assert.equal((await store.routes.get('de-en'))!.variants[0]!.name, undefined);
+    await assert.rejects(
+      store.routes.set(
+        'de-en',
+        [
+          { name: 'a', policyId: 'p1', weight: 1 },
+          { name: 'a', policyId: 'p2', weight: 1 },
+        ],
+        2,
+        { shadow: { policyId: 'p3', sampleRate: 2 } },
+      ),
+      (e: InvalidArgumentError) =>
+        e instanceof InvalidArgumentError &&
+        e.violations.map((x) => x.field).join() === 'variants[1].name,shadow.sampleRate',
+    );
+  } finally {
+    await store.close();
+  }
+});
+
 test('RunRepo: creates idempotently, transitions under a state/version guard, keeps metrics once', async () => {
   const store = await freshStore();
   const other = await sameDb(store);
