@@ -1,0 +1,130 @@
+// `rest pretrain` end to end on a small slice of Multi30k (a short run, not the quality run), then the
+// independent-implementation check: transformers.js, with remote models disabled, loads the bundle from
+// disk; its tokenizer gives our ids and its greedy generation our tokens on 200 validation sentences.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { AutoModelForSeq2SeqLM, AutoTokenizer, Tensor, env } from '@huggingface/transformers';
+import { Seq2SeqModel, generate } from '@rest/runtime';
+import { loadTokenizer } from '@rest/text';
+import {
+  pretrain,
+  PRETRAIN_DEFAULTS,
+  type PretrainEvent,
+  type PretrainOptions,
+} from '../src/pretrain/run.js';
+import { readParallel } from '../src/pretrain/data.js';
+import { defaultDataDir } from '../src/paths.js';
+
+let dir = '';
+let bundle = '';
+const events: PretrainEvent[] = [];
+
+function options(over: Partial<PretrainOptions>): PretrainOptions {
+  return {
+    ...PRETRAIN_DEFAULTS,
+    dataDir: defaultDataDir(),
+    workDir: join(dir, 'work'),
+    out: join(dir, 'bundles', 'tiny-de-en'),
+    vocabSize: 2000,
+    dModel: 64,
+    heads: 4,
+    ffnDim: 128,
+    layers: 2,
+    limitPairs: 4000,
+    batchTokens: 2000,
+    lr: 3e-3,
+    warmupSteps: 50,
+    evalEvery: 0,
+    maxMinutes: 60,
+    evalSentences: 100,
+    testBeam: 1,
+    threads: 2,
+    ...over,
+  };
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rest-pretrain-'));
+  // Two sessions on one work folder: the second resumes where the first stopped. Bounded by epochs,
+  // not minutes, so that a loaded machine changes the duration but not what is checked.
+  await pretrain(options({ epochs: 2 }), (e) => events.push(e));
+  await pretrain(options({ epochs: 4 }), (e) => events.push(e));
+  bundle = join(dir, 'bundles', 'tiny-de-en');
+});
+
+after(async () => {
+  if (dir !== '') await rm(dir, { recursive: true, force: true });
+});
+
+test('rest pretrain: loss falls, validation runs, a restart resumes, the best bundle is kept', async () => {
+  const steps = events.filter((e) => e.kind === 'step');
+  assert.ok(steps.length > 20, `only ${steps.length} steps`);
+  assert.ok(steps.at(-1)!.loss < steps[0]!.loss - 1, `loss ${steps[0]!.loss} → ${steps.at(-1)!.loss}`);
+  const resumed = events.find((e) => e.kind === 'info' && /^resuming at step \d+/.test(e.message));
+  assert.ok(resumed, 'the second session resumed from the checkpoint');
+  const firstStepAfterResume = steps.find((s, i) => i > 0 && s.step <= steps[i - 1]!.step);
+  assert.equal(firstStepAfterResume, undefined, 'step numbers only go up across the restart');
+  const evals = events.filter((e) => e.kind === 'eval');
+  assert.ok(evals.length >= 2);
+  const done = events.filter((e) => e.kind === 'done');
+  assert.equal(done.length, 2);
+  const lineage = JSON.parse(await readFile(join(bundle, 'rest.json'), 'utf8')) as {
+    metrics: Record<string, number>;
+    producer: string;
+  };
+  assert.equal(lineage.producer, 'rest pretrain');
+  const best = Math.max(...evals.map((e) => (e.kind === 'eval' ? e.bleu : -1)));
+  assert.ok(
+    Math.abs(lineage.metrics.validBleu! - best) < 1e-9,
+    'the bundle is the best validation checkpoint',
+  );
+  assert.ok(Number.isFinite(lineage.metrics.testBleu));
+});
+
+test('transformers.js loads the bundle from disk: same token ids, same greedy translations on 200 sentences', async () => {
+  env.allowRemoteModels = false;
+  env.localModelPath = dirname(bundle);
+  const name = basename(bundle);
+  const theirTok = await AutoTokenizer.from_pretrained(name);
+  const theirModel = await AutoModelForSeq2SeqLM.from_pretrained(name, { dtype: 'fp32' });
+  const ourTok = await loadTokenizer(bundle);
+  const { model } = await Seq2SeqModel.load(bundle, { intraOpThreads: 2 });
+  const valid = await readParallel(defaultDataDir(), 'valid', 'de', 'en');
+  const sources = valid.src.slice(0, 200);
+  const maxNew = 40;
+  let finishedByEos = 0;
+  try {
+    for (let i = 0; i < sources.length; i += 20) {
+      const chunk = sources.slice(i, i + 20);
+      const ours = chunk.map((s) => ourTok.encode(s));
+      const theirs = chunk.map((s) =>
+        ((theirTok(s) as { input_ids: Tensor }).input_ids.tolist() as bigint[][])[0]!.map(Number),
+      );
+      assert.deepEqual(theirs, ours, 'tokenizer ids');
+      const mine = await generate(model, ours, { strategy: 'greedy', maxNewTokens: maxNew });
+      for (const [j, ids] of ours.entries()) {
+        const input = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
+        const out = (await theirModel.generate({
+          inputs: input,
+          attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+          max_new_tokens: maxNew,
+          do_sample: false,
+          num_beams: 1,
+        })) as Tensor;
+        const seq = (out.tolist() as bigint[][])[0]!.map(Number);
+        assert.equal(seq[0], 0, 'decoding starts from the pad token, as Marian does');
+        const cand = mine[j]![0]!;
+        assert.deepEqual(seq.slice(1), cand.tokenIds, `sentence ${i + j}: ${chunk[j]}`);
+        if (cand.finishReason === 'eos') finishedByEos++;
+      }
+    }
+  } finally {
+    await model.release();
+    await theirModel.dispose();
+  }
+  // The check means something only if the model translates (ends sentences) rather than rambles.
+  assert.ok(finishedByEos >= 150, `${finishedByEos} of 200 ended with </s>`);
+});
