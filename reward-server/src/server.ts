@@ -28,8 +28,8 @@ export interface RewardServer {
   readonly scorers: ScorerRegistry;
   readonly grpc: RunningGrpcServer;
   /**
-   * Health NOT_SERVING, drain in-flight calls (`grpc.drainTimeoutMs`), close the server, then finish
-   * queued batches and release the sessions. Idempotent; never rejects.
+   * Health NOT_SERVING and new calls refused; queued batches start at once and in-flight calls drain
+   * (`grpc.drainTimeoutMs`); then the server closes and the sessions are released. Idempotent.
    */
   shutdown(reason: string): Promise<void>;
 }
@@ -89,8 +89,11 @@ export async function startRewardServer(options: StartRewardServerOptions): Prom
     shutdown(reason) {
       stopping ??= (async () => {
         ready = false;
-        await grpc.shutdown(reason);
-        await loaded.close();
+        // grpc.shutdown refuses new calls before its first await, so no submit can follow the
+        // batchers' close; closing them now runs queued items at once instead of after maxWaitMs,
+        // which lets the drain finish those calls.
+        const draining = grpc.shutdown(reason);
+        await Promise.all([draining, loaded.close()]);
       })();
       return stopping;
     },

@@ -58,23 +58,33 @@ export interface Outcome<Res> {
   readonly value: Res | undefined;
 }
 
-type UnaryMethod<Req, Res> = (
-  request: Req,
+/** The request and response types of a generated client's unary method (its last, 4-argument overload). */
+type Unary<F> = F extends (
+  request: infer Req,
   metadata: grpc.Metadata,
   options: Partial<grpc.CallOptions>,
-  callback: (error: grpc.ServiceError | null, response: Res) => void,
-) => grpc.ClientUnaryCall;
+  callback: (error: grpc.ServiceError | null, response: infer Res) => void,
+) => grpc.ClientUnaryCall
+  ? { request: Req; response: Res }
+  : never;
 
-/** Calls a generated client's unary method and resolves with its outcome (never rejects). */
-export function call<Req, Res>(
-  client: grpc.Client,
-  method: UnaryMethod<Req, Res>,
-  request: Req,
+/** Calls `client[method]` and resolves with its outcome (never rejects); `onCall` gets the call (to cancel it). */
+export function call<C extends grpc.Client, K extends keyof C & string>(
+  client: C,
+  method: K,
+  request: Unary<C[K]>['request'],
   options: Partial<grpc.CallOptions> = {},
   onCall?: (call: grpc.ClientUnaryCall) => void,
-): Promise<Outcome<Res>> {
+): Promise<Outcome<Unary<C[K]>['response']>> {
+  type Res = Unary<C[K]>['response'];
+  const fn = client[method] as (
+    request: unknown,
+    metadata: grpc.Metadata,
+    options: Partial<grpc.CallOptions>,
+    callback: (error: grpc.ServiceError | null, response: Res) => void,
+  ) => grpc.ClientUnaryCall;
   return new Promise((resolve) => {
-    const started = method.call(
+    const started = fn.call(
       client,
       request,
       new grpc.Metadata(),

@@ -79,7 +79,7 @@ describe('RewardService (integration)', () => {
   });
 
   it('ListRewardModels: the four metrics and the learned model, by name, with what their scores mean', async () => {
-    const { error, value } = await call(h.rewards, h.rewards.listRewardModels, {
+    const { error, value } = await call(h.rewards, 'listRewardModels', {
       kind: RewardModelKind.REWARD_MODEL_KIND_UNSPECIFIED,
     });
     assert.equal(error, null);
@@ -107,14 +107,14 @@ describe('RewardService (integration)', () => {
         calibrationStd: 2,
       },
     );
-    const learned = await call(h.rewards, h.rewards.listRewardModels, {
+    const learned = await call(h.rewards, 'listRewardModels', {
       kind: RewardModelKind.REWARD_MODEL_KIND_LEARNED,
     });
     assert.deepEqual(
       learned.value!.models.map((m) => m.name),
       ['rm-tiny'],
     );
-    const bad = await call(h.rewards, h.rewards.listRewardModels, { kind: 9 as reward.RewardModelKind });
+    const bad = await call(h.rewards, 'listRewardModels', { kind: 9 as reward.RewardModelKind });
     assert.equal(bad.error?.code, status.INVALID_ARGUMENT);
   });
 
@@ -127,7 +127,7 @@ describe('RewardService (integration)', () => {
     };
     for (const [name, score] of Object.entries(expected)) {
       const request = { model: name, items: items(), normalization: Normalization.NORMALIZATION_UNSPECIFIED };
-      const { error, value } = await call(h.rewards, h.rewards.score, request);
+      const { error, value } = await call(h.rewards, 'score', request);
       assert.equal(error, null, name);
       const want = request.items.map((it) => score(it.hypothesis, it.reference));
       assert.deepEqual(value!.rawScores, want, `${name}: raw scores`);
@@ -139,7 +139,7 @@ describe('RewardService (integration)', () => {
 
   it('Score: CLIPPED_01 and ZSCORE are higher-is-better; TER maps to clip(1 - TER/100) and (mean - TER)/std', async () => {
     const many = items();
-    const clipped = await call(h.rewards, h.rewards.score, {
+    const clipped = await call(h.rewards, 'score', {
       model: 'ter',
       items: many,
       normalization: Normalization.NORMALIZATION_CLIPPED_01,
@@ -150,7 +150,7 @@ describe('RewardService (integration)', () => {
       ter.map((t) => Math.min(1, Math.max(0, 1 - t / 100))),
     );
     assert.ok(ter.some((t) => t > 100) || ter.some((t) => t > 0), 'TER varies');
-    const z = await call(h.rewards, h.rewards.score, {
+    const z = await call(h.rewards, 'score', {
       model: 'ter',
       items: many,
       normalization: Normalization.NORMALIZATION_ZSCORE,
@@ -160,7 +160,7 @@ describe('RewardService (integration)', () => {
       z.value!.scores,
       ter.map((t) => 0 - (t - mean) / std),
     );
-    const chrf = await call(h.rewards, h.rewards.score, {
+    const chrf = await call(h.rewards, 'score', {
       model: 'chrf',
       items: many,
       normalization: Normalization.NORMALIZATION_CLIPPED_01,
@@ -177,7 +177,7 @@ describe('RewardService (integration)', () => {
       items: items(SOURCES.length, false),
       normalization: Normalization.NORMALIZATION_ZSCORE,
     };
-    const { error, value } = await call(h.rewards, h.rewards.score, request);
+    const { error, value } = await call(h.rewards, 'score', request);
     assert.equal(error, null);
     const want = request.items.map((it) => model.expected(it.source, it.hypothesis));
     close(value!.rawScores, want, 1e-3, 'rm-tiny raw');
@@ -192,16 +192,16 @@ describe('RewardService (integration)', () => {
   });
 
   it('Score: bad input is INVALID_ARGUMENT naming every field at fault', async () => {
-    const missingRef = await call(h.rewards, h.rewards.score, {
+    const missingRef = await call(h.rewards, 'score', {
       model: 'bleu',
       items: [items(1)[0]!, { source: 'Ein Hund.', hypothesis: 'A dog.', reference: '' }],
       normalization: Normalization.NORMALIZATION_RAW,
     });
     assert.equal(missingRef.error?.code, status.INVALID_ARGUMENT);
     assert.deepEqual(violatedFields(missingRef.error), ['ScoreRequest.items[1].reference']);
-    assert.match(missingRef.error!.details, /ScoreRequest\.items\[1\]\.reference: required by "bleu"/);
+    assert.match(missingRef.error.details, /ScoreRequest\.items\[1\]\.reference: required by "bleu"/);
 
-    const bad = await call(h.rewards, h.rewards.score, {
+    const bad = await call(h.rewards, 'score', {
       model: 'chrf',
       items: [
         { source: ' ', hypothesis: 'x', reference: 'y' },
@@ -216,7 +216,7 @@ describe('RewardService (integration)', () => {
       'ScoreRequest.items[1].hypothesis',
     ]);
 
-    const empty = await call(h.rewards, h.rewards.score, {
+    const empty = await call(h.rewards, 'score', {
       model: 'chrf',
       items: [],
       normalization: Normalization.NORMALIZATION_RAW,
@@ -224,39 +224,39 @@ describe('RewardService (integration)', () => {
     assert.equal(empty.error?.code, status.INVALID_ARGUMENT);
     assert.deepEqual(violatedFields(empty.error), ['ScoreRequest.items']);
 
-    const noModel = await call(h.rewards, h.rewards.score, {
+    const noModel = await call(h.rewards, 'score', {
       model: '',
       items: items(1),
       normalization: Normalization.NORMALIZATION_RAW,
     });
     assert.deepEqual(violatedFields(noModel.error), ['ScoreRequest.model']);
 
-    const tooLong = await call(h.rewards, h.rewards.score, {
+    const tooLong = await call(h.rewards, 'score', {
       model: 'rm-tiny',
       items: [items(1)[0]!, { source: 'xq '.repeat(99), hypothesis: 'qx '.repeat(99), reference: '' }],
       normalization: Normalization.NORMALIZATION_RAW,
     });
     assert.equal(tooLong.error?.code, status.INVALID_ARGUMENT);
     assert.deepEqual(violatedFields(tooLong.error), ['ScoreRequest.items[1]']);
-    assert.match(tooLong.error!.details, /more than the model's maxLength \(256\)/);
+    assert.match(tooLong.error.details, /more than the model's maxLength \(256\)/);
   });
 
   it('Score: unknown model is NOT_FOUND; too many items is RESOURCE_EXHAUSTED naming ScoreRequest.items', async () => {
-    const unknown = await call(h.rewards, h.rewards.score, {
+    const unknown = await call(h.rewards, 'score', {
       model: 'comet',
       items: items(1),
       normalization: Normalization.NORMALIZATION_RAW,
     });
     assert.equal(unknown.error?.code, status.NOT_FOUND);
-    assert.match(unknown.error!.details, /model "comet" not found/);
+    assert.match(unknown.error.details, /model "comet" not found/);
     const many = Array.from({ length: 65 }, () => items(1)[0]!);
-    const tooMany = await call(h.rewards, h.rewards.score, {
+    const tooMany = await call(h.rewards, 'score', {
       model: 'chrf',
       items: many,
       normalization: Normalization.NORMALIZATION_RAW,
     });
     assert.equal(tooMany.error?.code, status.RESOURCE_EXHAUSTED);
-    assert.match(tooMany.error!.details, /^ScoreRequest\.items: 65 items, more than .* \(64\)/);
+    assert.match(tooMany.error.details, /^ScoreRequest\.items: 65 items, more than .* \(64\)/);
   });
 
   it('batching: concurrent requests to the learned model share session runs (reward_batch_items)', async () => {
@@ -266,7 +266,7 @@ describe('RewardService (integration)', () => {
     const requests = 16;
     const results = await Promise.all(
       Array.from({ length: requests }, (_, i) =>
-        call(h.rewards, h.rewards.score, {
+        call(h.rewards, 'score', {
           model: 'rm-tiny',
           items: [{ source: SOURCES[i]!, hypothesis: HYPOTHESES[i]!, reference: '' }],
           normalization: Normalization.NORMALIZATION_RAW,
