@@ -1,10 +1,21 @@
 /**
  * @rest/policy-server's configuration: the one schema, validated once at start-up (STYLE.md §6).
- * Env vars are `POLICY_<KEY>`, nested keys joined by `__` (`POLICY_GRPC__PORT`); a file can be
- * named by `POLICY_CONFIG_FILE` or `--config`. Issue 5 adds the service's own keys.
+ * Env vars are `POLICY_<KEY>`, nested keys joined by `__` (`POLICY_GRPC__PORT`,
+ * `POLICY_POLICIES__DIRS='["/models/opus-mt-de-en"]'`); a file can be named by `POLICY_CONFIG_FILE`
+ * or `--config`.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { defineConfig, grpcServerConfigShape, infraConfigShape } from '@rest/service-kit';
+import {
+  byteSize,
+  defineConfig,
+  duration,
+  grpcServerConfigShape,
+  infraConfigShape,
+  type ConfigInputs,
+} from '@rest/service-kit';
+
+const int = (min: number, fallback: number) => z.number().int().min(min).default(fallback);
 
 /** The schema and loader of @rest/policy-server's config. */
 export const CONFIG = defineConfig({
@@ -15,8 +26,111 @@ export const CONFIG = defineConfig({
 
       .describe('gRPC server'),
     ...infraConfigShape(),
+    policies: z
+      .object({
+        dirs: z
+          .array(z.string().min(1))
+          .default([])
+          .describe(
+            'local policy bundle folders (ours or optimum Marian exports), served beside the registry; id = rest.json policyId, else the folder name (env: a JSON array)',
+          ),
+        cacheDir: z
+          .string()
+          .default('')
+          .describe(
+            'where registry bundles are downloaded before loading; "" = rest-policy-cache under the OS temp folder',
+          ),
+        memoryBudgetBytes: byteSize('2GiB').describe(
+          'loaded policies are kept in an LRU whose summed ONNX file sizes stay under this; idle ones are unloaded first',
+        ),
+        preload: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('policy ids loaded and warmed up before the server reports SERVING (env: a JSON array)'),
+      })
+      .describe('where policies come from and how many stay loaded'),
+    routing: z
+      .object({
+        defaultRoute: z
+          .string()
+          .min(1)
+          .default('default')
+          .describe('route alias that serves requests naming no policy or route'),
+        refreshIntervalMs: duration('30s').describe(
+          'routes are re-read from MongoDB this often, in case a rest.routes.updated notice was missed',
+        ),
+        shadowTimeoutMs: duration('30s').describe('deadline of the mirrored copy a shadow variant gets'),
+      })
+      .describe('A/B routes'),
+    limits: z
+      .object({
+        maxSources: int(1, 256).describe(
+          'most sources (or pairs) in one unary request; RESOURCE_EXHAUSTED past it',
+        ),
+        maxCandidates: int(1, 4096).describe(
+          'most candidates (sources × num_return_sequences) in one unary Generate answer; GenerateStream has no such bound',
+        ),
+        maxStreamSources: int(1, 10_000).describe('most sources in one GenerateStream request'),
+        maxSourceChars: int(1, 2000).describe(
+          'longest source or target text, in UTF-16 code units (INVALID_ARGUMENT past it)',
+        ),
+        maxSourceTokens: int(1, 256).describe(
+          'longest tokenised source, end token included (INVALID_ARGUMENT past it)',
+        ),
+        maxTargetTokens: int(1, 512).describe('longest target that ScoreSequences scores, in tokens'),
+        maxNewTokens: int(1, 512).describe('largest decoding.max_new_tokens accepted'),
+        maxReturnSequences: int(1, 64).describe('largest decoding.num_return_sequences accepted'),
+        maxBeams: int(1, 16).describe('largest decoding.num_beams accepted'),
+        maxConcurrentRequests: int(1, 256).describe(
+          'requests (streams included) handled at once; more are answered RESOURCE_EXHAUSTED',
+        ),
+        maxQueuedSources: int(1, 4096).describe(
+          'sources admitted and not yet decoded, over all requests; more are answered RESOURCE_EXHAUSTED',
+        ),
+      })
+      .describe('request limits'),
+    decoding: z
+      .object({
+        defaultMaxNewTokens: int(1, 128).describe(
+          'max_new_tokens when a request leaves it 0 (capped by the policy’s max_length − 1)',
+        ),
+      })
+      .describe('decoding defaults'),
+    batching: z
+      .object({
+        maxBatchSources: int(1, 32).describe('most sources decoded in one batch'),
+        maxBatchTokens: int(1, 32_768).describe(
+          'most tokens one batch may hold: per source, rows × (source tokens + max_new_tokens), rows = N or beams',
+        ),
+        maxWaitMs: duration('5ms').describe('longest a source waits for others to share its batch'),
+        maxConcurrentBatches: int(1, 1).describe(
+          'batches decoding at once over all policies (each uses intraOpThreads)',
+        ),
+      })
+      .describe('dynamic batching'),
+    runtime: z
+      .object({
+        executionProvider: z.enum(['cpu', 'cuda']).default('cpu').describe('onnxruntime execution provider'),
+        intraOpThreads: int(0, 0).describe('threads inside one ONNX op; 0 lets onnxruntime choose'),
+      })
+      .describe('ONNX runtime'),
   }),
 });
 
 /** @rest/policy-server's resolved, deep-frozen config. */
 export type Config = ReturnType<typeof CONFIG.load>;
+
+/**
+ * Loads the config from the process (env, `--config <path>` in argv, files read as UTF-8) or from
+ * the given inputs (tests).
+ * @throws ConfigError listing every problem
+ */
+export function loadConfig(
+  inputs: ConfigInputs = {
+    env: process.env,
+    argv: process.argv.slice(2),
+    readFile: (path) => readFileSync(path, 'utf8'),
+  },
+): Config {
+  return CONFIG.load(inputs);
+}

@@ -1,0 +1,288 @@
+/**
+ * Dynamic batching of decoding and scoring over the loaded policies. Every source (or pair) of every
+ * request is one item of service-kit's `Batcher`; there is one batcher per (loaded policy, decoding
+ * settings), made on first use and dropped when idle, so a batch never mixes policies or settings.
+ *
+ * - Bounded by sources (`maxBatchSources`) and tokens (`maxBatchTokens`, see `sourceCost`) per batch
+ *   and by `maxWaitMs` of waiting; the batcher fills batches round-robin over requests (fair).
+ * - One gate bounds the session runs of the whole process (`maxConcurrentBatches`): while a batch
+ *   waits for it, new items keep queueing in its batcher, which is where coalescing comes from.
+ * - Admission: past `maxQueuedSources` sources admitted and not yet answered, a request is refused
+ *   whole with RESOURCE_EXHAUSTED.
+ * - Cancellation and deadlines: a request's queued items leave at once (the batcher), and items of
+ *   a taken batch whose request is gone by the time the gate opens are skipped, not decoded.
+ * - A run holds its own lease on the policy, so a caller cancelling mid-run cannot unload the
+ *   sessions under it.
+ */
+import { generate, scoreTargets, DecodingError, type Candidate, type DecodingOptions } from '@rest/runtime';
+import {
+  Batcher,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  UnavailableError,
+  type BatchInfo,
+  type Logger,
+} from '@rest/service-kit';
+import type { Config } from '../config.js';
+import type { LoadedPolicy } from '../policies/loaded-policy.js';
+import type { PolicyLease } from '../policies/model-pool.js';
+import { decodingKey, sourceCost, sourceSeed, type ResolvedDecoding } from './decoding.js';
+import { Gate } from './gate.js';
+
+/** Teacher-forced log-probs of one target. */
+export interface TargetScore {
+  /** [T] f64, nats */
+  readonly tokenLogprobs: readonly number[];
+  readonly sequenceLogprob: number;
+}
+
+/** What a batch kind is, for metrics. */
+export type BatchKind = 'generate' | 'score';
+
+/** Options of {@link DecodeEngine}. */
+export interface DecodeEngineOptions {
+  readonly batching: Config['batching'];
+  readonly maxQueuedSources: number;
+  /** A second lease on a policy a request holds (the pool's `retain`). */
+  readonly retain: (policy: LoadedPolicy) => PolicyLease | undefined;
+  readonly logger: Logger;
+  /** Called as each batch starts. @default none */
+  readonly onBatch?: (policyId: string, kind: BatchKind, info: BatchInfo) => void;
+}
+
+interface GenerateItem {
+  /** [S] source token ids, end token included */
+  readonly ids: readonly number[];
+  readonly seed: number;
+  readonly signal: AbortSignal;
+}
+
+interface ScoreItem {
+  readonly source: readonly number[];
+  readonly target: readonly number[];
+  readonly signal: AbortSignal;
+}
+
+/** Batched decoding and scoring; see the module comment. */
+export class DecodeEngine {
+  private readonly gate: Gate;
+  private readonly batchers = new Map<
+    string,
+    Batcher<GenerateItem, Candidate[]> | Batcher<ScoreItem, TargetScore>
+  >();
+  private admitted = 0;
+  private closed = false;
+
+  constructor(private readonly options: DecodeEngineOptions) {
+    this.gate = new Gate(options.batching.maxConcurrentBatches);
+  }
+
+  /** Sources admitted and not yet answered, over all requests. */
+  get queuedSources(): number {
+    return this.admitted;
+  }
+
+  /** Most tokens one batch holds: a source whose cost exceeds it cannot be decoded. */
+  get maxBatchTokens(): number {
+    return this.options.batching.maxBatchTokens;
+  }
+
+  /**
+   * Decodes `sources` (token ids) with `policy`; per source its candidates. `firstIndex` is the
+   * index of `sources[0]` in its request (sampling seeds derive from request indices).
+   * @throws ResourceExhaustedError when the queue cannot take the sources
+   * @throws the signal's reason when it fires first
+   * @throws InvalidArgumentError when a source's cost exceeds a batch (check `sourceCost` first)
+   */
+  async generate(
+    policy: LoadedPolicy,
+    sources: readonly (readonly number[])[],
+    decoding: ResolvedDecoding,
+    signal: AbortSignal,
+    firstIndex = 0,
+  ): Promise<Candidate[][]> {
+    const key = `${policy.instance}|generate|${decodingKey(decoding)}`;
+    const batcher = this.batcherFor(key, () => this.generateBatcher(policy, decoding));
+    const items = sources.map((ids, i) => ({
+      ids,
+      seed: decoding.strategy === 'sample' ? sourceSeed(decoding.seed, firstIndex + i) : 0,
+      signal,
+    }));
+    return this.submit(key, batcher, items, signal);
+  }
+
+  /**
+   * Teacher-forced scoring of (source, target) token-id pairs with `policy`.
+   * @throws as {@link generate}
+   */
+  async score(
+    policy: LoadedPolicy,
+    pairs: readonly { readonly source: readonly number[]; readonly target: readonly number[] }[],
+    signal: AbortSignal,
+  ): Promise<TargetScore[]> {
+    const key = `${policy.instance}|score`;
+    const batcher = this.batcherFor(key, () => this.scoreBatcher(policy));
+    return this.submit(
+      key,
+      batcher,
+      pairs.map((p) => ({ ...p, signal })),
+      signal,
+    );
+  }
+
+  /** Refuses new work and resolves once every queued and running batch has finished. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.batchers.values()].map((b) => b.close()));
+    this.batchers.clear();
+  }
+
+  private batcherFor<B extends Batcher<GenerateItem, Candidate[]> | Batcher<ScoreItem, TargetScore>>(
+    key: string,
+    make: () => B,
+  ): B {
+    if (this.closed) throw new UnavailableError('the server is shutting down; retry on another replica');
+    let batcher = this.batchers.get(key) as B | undefined;
+    if (batcher === undefined) {
+      batcher = make();
+      this.batchers.set(key, batcher);
+    }
+    return batcher;
+  }
+
+  private async submit<Item, Result>(
+    key: string,
+    batcher: Batcher<Item, Result>,
+    items: readonly Item[],
+    signal: AbortSignal,
+  ): Promise<Result[]> {
+    const limit = this.options.maxQueuedSources;
+    if (this.admitted + items.length > limit) {
+      throw new ResourceExhaustedError(
+        items.length > limit
+          ? `${items.length} sources are more than this server queues (${limit}); send fewer at a time`
+          : `queue full (${this.admitted} of ${limit} sources waiting); retry later or on another replica`,
+      );
+    }
+    this.admitted += items.length;
+    try {
+      return await batcher.submit(items, signal);
+    } finally {
+      this.admitted -= items.length;
+      // After the batcher's own bookkeeping of the finished batch (it runs after our results).
+      setImmediate(() => {
+        if (batcher.queuedItems === 0 && batcher.runningBatches === 0 && this.batchers.get(key) === batcher) {
+          this.batchers.delete(key);
+          void batcher.close();
+        }
+      });
+    }
+  }
+
+  private batcherOptions(policy: LoadedPolicy, kind: BatchKind) {
+    const { batching, onBatch } = this.options;
+    return {
+      maxBatchItems: batching.maxBatchSources,
+      maxBatchCost: batching.maxBatchTokens,
+      maxWaitMs: batching.maxWaitMs,
+      maxQueuedItems: this.options.maxQueuedSources,
+      onBatch: onBatch === undefined ? undefined : (info: BatchInfo) => onBatch(policy.id, kind, info),
+    };
+  }
+
+  /** Runs `body` inside the gate with a lease of its own, unless every item's request is gone. */
+  private async guarded<Item extends { signal: AbortSignal }, Result>(
+    policy: LoadedPolicy,
+    items: readonly Item[],
+    empty: () => Result,
+    body: (live: readonly number[]) => Promise<Map<number, Result>>,
+  ): Promise<Result[]> {
+    const leave = await this.gate.enter();
+    try {
+      const live = items.flatMap((item, i) => (item.signal.aborted ? [] : [i]));
+      const out = items.map(empty);
+      if (live.length === 0) return out;
+      const lease = this.options.retain(policy);
+      if (lease === undefined) throw new UnavailableError(`policy ${policy.id} was unloaded; retry`);
+      try {
+        for (const [i, result] of await body(live)) out[i] = result;
+      } catch (error) {
+        if (error instanceof DecodingError)
+          throw new InvalidArgumentError(`decoding: ${error.message}`, { cause: error });
+        throw error;
+      } finally {
+        lease.release();
+      }
+      return out;
+    } finally {
+      leave();
+    }
+  }
+
+  private generateBatcher(policy: LoadedPolicy, d: ResolvedDecoding): Batcher<GenerateItem, Candidate[]> {
+    const options: DecodingOptions = {
+      strategy: d.strategy,
+      numReturn: d.numReturn,
+      maxNewTokens: d.maxNewTokens,
+      temperature: d.temperature,
+      topK: d.topK,
+      topP: d.topP,
+      beamSize: d.beamSize,
+      lengthPenalty: d.lengthPenalty,
+    };
+    return new Batcher<GenerateItem, Candidate[]>({
+      ...this.batcherOptions(policy, 'generate'),
+      cost: (item) => sourceCost(d, item.ids.length),
+      run: (items) =>
+        this.guarded(
+          policy,
+          items,
+          () => [],
+          async (live) => {
+            const out = new Map<number, Candidate[]>();
+            if (d.strategy === 'sample') {
+              // One call per source under its own seed (see decoding.ts); its N samples share the call.
+              for (const i of live) {
+                const item = items[i]!;
+                if (item.signal.aborted) continue;
+                const [candidates] = await generate(policy.model, [item.ids], {
+                  ...options,
+                  seed: item.seed,
+                });
+                out.set(i, candidates ?? []);
+              }
+            } else {
+              const results = await generate(
+                policy.model,
+                live.map((i) => items[i]!.ids),
+                options,
+              );
+              live.forEach((i, k) => out.set(i, results[k] ?? []));
+            }
+            return out;
+          },
+        ),
+    });
+  }
+
+  private scoreBatcher(policy: LoadedPolicy): Batcher<ScoreItem, TargetScore> {
+    return new Batcher<ScoreItem, TargetScore>({
+      ...this.batcherOptions(policy, 'score'),
+      cost: (item) => item.source.length + item.target.length,
+      run: (items) =>
+        this.guarded(
+          policy,
+          items,
+          () => ({ tokenLogprobs: [], sequenceLogprob: 0 }),
+          async (live) => {
+            const scores = await scoreTargets(
+              policy.model,
+              live.map((i) => items[i]!.source),
+              live.map((i) => items[i]!.target),
+            );
+            return new Map(live.map((i, k) => [i, scores[k]!]));
+          },
+        ),
+    });
+  }
+}
