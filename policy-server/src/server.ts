@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectBus, type Bus } from '@rest/bus';
 import { loadPackageDefinition } from '@rest/proto';
-import { createServerMetrics, startGrpcServer, type Logger, type RunningGrpcServer } from '@rest/service-kit';
+import {
+  createServerMetrics,
+  NotFoundError,
+  startGrpcServer,
+  type Logger,
+  type RunningGrpcServer,
+} from '@rest/service-kit';
 import { openStore, type Store } from '@rest/store';
 import type { Config } from './config.js';
 import { DecodeEngine } from './decoding/decode-engine.js';
@@ -43,6 +49,7 @@ export interface PolicyServer {
   readonly pool: ModelPool;
   readonly routes: RouteManager;
   readonly serving: PolicyServing;
+  readonly engine: DecodeEngine;
   /**
    * Health NOT_SERVING, drain in-flight calls (`grpc.drainTimeoutMs`), close the server, stop the
    * reload loops, finish shadow copies and batches, release the sessions, drain NATS, close
@@ -62,7 +69,7 @@ function packageVersion(): string {
 /**
  * Connects, loads and starts serving; see the module comment.
  * @throws UnavailableError when MongoDB or NATS cannot be reached, BundleError for a bad local
- *   folder, FailedPreconditionError / NotFoundError for a preload that cannot load, and the bind
+ *   folder, FailedPreconditionError for a preloaded policy that cannot load, and the bind
  *   error when a port is taken (nothing is left running)
  */
 export async function startPolicyServer(options: StartPolicyServerOptions): Promise<PolicyServer> {
@@ -131,7 +138,15 @@ export async function startPolicyServer(options: StartPolicyServerOptions): Prom
     });
     cleanup.push(() => serving.drainShadows());
 
-    for (const policyId of config.policies.preload) (await pool.acquire(policyId)).release();
+    for (const policyId of config.policies.preload) {
+      try {
+        (await pool.acquire(policyId)).release();
+      } catch (error) {
+        // Not registered yet: loaded when it is published. Anything else (a broken bundle) stops start-up.
+        if (!(error instanceof NotFoundError)) throw error;
+        logger.warn('preload policy not registered yet; it loads when published', { policyId });
+      }
+    }
     const reload: Reload = await startReload({
       bus,
       routes,
@@ -167,6 +182,7 @@ export async function startPolicyServer(options: StartPolicyServerOptions): Prom
       pool,
       routes,
       serving,
+      engine,
       shutdown(reason) {
         stopping ??= (async () => {
           ready = false;

@@ -52,6 +52,7 @@ export class ModelPool {
   private readonly live = new Map<LoadedPolicy, Entry>();
   private readonly loading = new Map<string, Promise<Entry>>();
   private readonly releasing = new Set<Promise<void>>();
+  private readonly idleWaiters: (() => void)[] = [];
   private nextInstance = 1;
   private closed = false;
 
@@ -99,10 +100,8 @@ export class ModelPool {
     this.closed = true;
     await Promise.allSettled([...this.loading.values()]);
     for (const entry of [...this.entries.values()]) this.evict(entry, 'shutdown');
-    while (this.live.size > 0 || this.releasing.size > 0) {
-      if (this.releasing.size > 0) await Promise.allSettled([...this.releasing]);
-      else await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    if (this.live.size === 0 && this.releasing.size === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   private lease(entry: Entry): PolicyLease {
@@ -188,7 +187,12 @@ export class ModelPool {
       .catch((error: unknown) =>
         this.options.logger.warn('policy release failed', { policyId: entry.policy.id, err: error }),
       )
-      .finally(() => this.releasing.delete(releasing));
+      .finally(() => {
+        this.releasing.delete(releasing);
+        if (this.closed && this.live.size === 0 && this.releasing.size === 0) {
+          for (const resolve of this.idleWaiters.splice(0)) resolve();
+        }
+      });
     this.releasing.add(releasing);
   }
 

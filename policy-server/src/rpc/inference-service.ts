@@ -29,7 +29,7 @@ import type { Config } from '../config.js';
 import type { DecodingRequest, StrategyRequest } from '../decoding/decoding.js';
 import type { PolicyServing, PolicyTarget } from '../serving/policy-serving.js';
 import { rawBytes, rawFp32, splitRawBytes, utf8 } from './oip-tensors.js';
-import { checkTexts, DEFAULT_DECODING } from './wire.js';
+import { DEFAULT_DECODING } from './wire.js';
 
 const REQ = 'ModelInferRequest';
 const INPUT = 'source';
@@ -147,7 +147,10 @@ function decodingOfParams(
 }
 
 /** The source texts of a request and whether it used the raw form; problems recorded. */
-function sourcesOf(request: inference.ModelInferRequest, v: Violations): { texts: string[]; raw: boolean } {
+function sourcesOf(
+  request: inference.ModelInferRequest,
+  v: Violations,
+): { texts: string[]; raw: boolean; invalid: Set<number> } {
   const raw = request.rawInputContents.length > 0;
   if (raw && request.rawInputContents.length !== request.inputs.length) {
     v.add(
@@ -156,6 +159,7 @@ function sourcesOf(request: inference.ModelInferRequest, v: Violations): { texts
     );
   }
   let texts: string[] | undefined;
+  const invalid = new Set<number>();
   request.inputs.forEach((input, i) => {
     const path = input.name === INPUT ? `${REQ}.inputs["${INPUT}"]` : `${REQ}.inputs[${i}]`;
     if (input.name !== INPUT) {
@@ -190,16 +194,20 @@ function sourcesOf(request: inference.ModelInferRequest, v: Violations): { texts
       v.add(`${path}.shape`, `says ${count} elements but ${elements.length} were sent`);
       return;
     }
+    if (elements.length === 0) v.add(path, 'must have at least 1 element');
     texts = elements.map((element, j) => {
       const text = utf8(element);
-      if (text === undefined) v.add(`${path}[${j}]`, 'is not valid UTF-8');
+      if (text === undefined) {
+        v.add(`${path}[${j}]`, 'is not valid UTF-8');
+        invalid.add(j);
+      }
       return text ?? '';
     });
   });
   if (texts === undefined && !request.inputs.some((input) => input.name === INPUT)) {
     v.add(`${REQ}.inputs`, `needs a "${INPUT}" BYTES input`);
   }
-  return { texts: texts ?? [], raw };
+  return { texts: texts ?? [], raw, invalid };
 }
 
 function outputsOf(request: inference.ModelInferRequest, v: Violations): readonly Output[] {
@@ -303,16 +311,17 @@ export function inferenceService(deps: InferenceDeps): GrpcServiceBinding {
         v.nonEmpty(`${REQ}.model_name`, request.modelName);
         v.throwIfAny();
         const target = await targetOf(deps, request.modelName, request.modelVersion);
-        const { texts, raw } = sourcesOf(request, v);
+        const { texts, raw, invalid } = sourcesOf(request, v);
         if (texts.length > limits.maxSources) {
           throw new ResourceExhaustedError(
             `${REQ}.inputs["${INPUT}"]: ${texts.length} sources, more than this server takes in one request (${limits.maxSources}); split the request`,
           );
         }
-        if (texts.length === 0 && request.inputs.some((input) => input.name === INPUT)) {
-          v.add(`${REQ}.inputs["${INPUT}"]`, 'must have at least 1 element');
-        }
-        checkTexts(texts, limits.maxSourceChars, v, (i) => `${REQ}.inputs["${INPUT}"][${i}]`);
+        texts.forEach((text, i) => {
+          if (invalid.has(i)) return;
+          const path = `${REQ}.inputs["${INPUT}"][${i}]`;
+          v.maxLength(path, v.nonEmpty(path, text), limits.maxSourceChars);
+        });
         const decoding = decodingOfParams(request, limits, v);
         const requestKey = stringParam(request.parameters, 'request_key', v) ?? '';
         const outputs = outputsOf(request, v);
