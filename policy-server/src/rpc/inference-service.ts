@@ -27,7 +27,8 @@ import {
 } from '@rest/service-kit';
 import type { Config } from '../config.js';
 import type { DecodingRequest, StrategyRequest } from '../decoding/decoding.js';
-import type { PolicyServing, PolicyTarget } from '../serving/policy-serving.js';
+import type { PolicyServing } from '../serving/policy-serving.js';
+import type { PolicyTarget } from '../serving/resolve.js';
 import { rawBytes, rawFp32, splitRawBytes, utf8 } from './oip-tensors.js';
 import { DEFAULT_DECODING } from './wire.js';
 

@@ -7,7 +7,8 @@ import type { Violations } from '@rest/service-kit';
 import type { Config } from '../config.js';
 import type { DecodingRequest, StrategyRequest } from '../decoding/decoding.js';
 import type { Route } from '../routing/route.js';
-import type { GeneratedCandidate, PolicyTarget, ServedBy } from '../serving/policy-serving.js';
+import type { GeneratedCandidate } from '../serving/policy-serving.js';
+import type { PolicyTarget, ServedBy } from '../serving/resolve.js';
 
 const { DecodingStrategy } = common;
 

@@ -23,8 +23,8 @@ import type { DecodingRequest } from '../decoding/decoding.js';
 import type { ModelPool, PolicyLease } from '../policies/model-pool.js';
 import type { PolicyCatalog } from '../policies/policy-catalog.js';
 import type { PolicyApi, PolicyMetrics, ServedLabels } from '../policy-metrics.js';
-import { assign } from '../routing/assignment.js';
 import type { RouteTable } from '../routing/route.js';
+import { resolveTarget, type PolicyTarget, type Resolution, type ServedBy } from './resolve.js';
 import {
   prepareSources,
   preparePairs,
@@ -33,23 +33,6 @@ import {
   type SourcePaths,
   type TokenLimits,
 } from './prepare.js';
-
-/** Which policy a request asks for. */
-export type PolicyTarget =
-  | { readonly kind: 'policy'; readonly policyId: string }
-  | { readonly kind: 'route'; readonly alias: string }
-  | { readonly kind: 'default' };
-
-/** Who served a request. */
-export interface ServedBy {
-  readonly policyId: string;
-  /** '' when a policy id was named. */
-  readonly route: string;
-  /** '' when no route was involved. */
-  readonly variant: string;
-  /** 0 when no route was involved. */
-  readonly routeVersion: number;
-}
 
 /** A generated candidate with its text. */
 export interface GeneratedCandidate extends Candidate {
@@ -112,12 +95,6 @@ export interface PolicyServingOptions {
   readonly logger: Logger;
 }
 
-interface Resolution {
-  readonly servedBy: ServedBy;
-  /** The shadow policy to copy the request to, when the route chose to. */
-  readonly mirrorTo: string | undefined;
-}
-
 /** The serving core; see the module comment. */
 export class PolicyServing {
   private active = 0;
@@ -150,7 +127,7 @@ export class PolicyServing {
   async generate(input: GenerateInput): Promise<GenerateOutput> {
     const leave = this.admit();
     try {
-      const resolution = this.resolve(input.target, input.requestKey, input.paths.policy);
+      const resolution = this.resolve(input);
       const output = await this.observed(resolution.servedBy, 'serve', input.api, input.signal, async () => {
         const lease = await this.lease(resolution.servedBy.policyId);
         try {
@@ -191,7 +168,7 @@ export class PolicyServing {
   async *stream(input: GenerateInput, chunkSize: number): AsyncGenerator<StreamChunk> {
     const leave = this.admit();
     try {
-      const resolution = this.resolve(input.target, input.requestKey, input.paths.policy);
+      const resolution = this.resolve(input);
       const { servedBy } = resolution;
       const labels = this.labels(servedBy, 'serve');
       const startedMs = performance.now();
@@ -263,7 +240,7 @@ export class PolicyServing {
   async score(input: ScoreInput): Promise<{ servedBy: ServedBy; scores: PairScore[] }> {
     const leave = this.admit();
     try {
-      const resolution = this.resolve(input.target, input.requestKey, input.paths.policy);
+      const resolution = this.resolve(input);
       return await this.observed(resolution.servedBy, 'serve', input.api, input.signal, async () => {
         const lease = await this.lease(resolution.servedBy.policyId);
         try {
@@ -323,29 +300,16 @@ export class PolicyServing {
     };
   }
 
-  /** @throws NotFoundError naming `path` for an unknown route */
-  private resolve(target: PolicyTarget, requestKey: string, path: string): Resolution {
-    if (target.kind === 'policy') {
-      return {
-        servedBy: { policyId: target.policyId, route: '', variant: '', routeVersion: 0 },
-        mirrorTo: undefined,
-      };
-    }
-    const alias = target.kind === 'route' ? target.alias : this.options.config.routing.defaultRoute;
-    const route = this.options.routes.get(alias);
-    if (route === undefined) {
-      throw new NotFoundError(
-        target.kind === 'route'
-          ? `${path}.route: route "${alias}" not found`
-          : `${path}: unset, and the default route "${alias}" does not exist; name a policy_id or a route`,
-      );
-    }
-    const { variant, mirror } = assign(route, requestKey);
-    const v = route.variants[variant]!;
-    return {
-      servedBy: { policyId: v.policyId, route: alias, variant: v.name, routeVersion: route.version },
-      mirrorTo: mirror ? route.shadow?.policyId : undefined,
-    };
+  /** @throws NotFoundError naming the request's policy field for an unknown route */
+  private resolve(input: RequestBase & { readonly paths: { readonly policy: string } }): Resolution {
+    const { routes, config } = this.options;
+    return resolveTarget(
+      routes,
+      config.routing.defaultRoute,
+      input.target,
+      input.requestKey,
+      input.paths.policy,
+    );
   }
 
   /** A lease on `policyId`, loading it when needed (NOT_FOUND / FAILED_PRECONDITION from the loader). */
