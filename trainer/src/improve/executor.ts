@@ -1,0 +1,467 @@
+/**
+ * The Improve-step executor, shared by the trainer service and `rest train` (one code path): from a
+ * starting policy bundle and the step's scored candidates to a new policy bundle.
+ *
+ *   prepare units (tokens, baselines, pairs, reference log-probs)
+ *   → resume from the latest checkpoint, or start from the parent's parameters with fresh moments
+ *   → step 1..maxSteps: batch → side inputs (GOLD's π̃, HyPO's online samples) → one fused train step
+ *   → every evalEverySteps and at the last step: validate (mean reward, BLEU), keep the best parameters,
+ *     checkpoint; in between, a checkpoint every checkpointEverySteps
+ *   → the bundle of the best validation checkpoint (by mean reward) in `outDir`.
+ *
+ * The step count is the trainer state's own: a restart continues at the checkpoint's step and redoes
+ * the steps after it, so a job always ends at exactly `maxSteps` optimizer updates. Batches are
+ * functions of (seed, position), so the redone steps see the same data.
+ *
+ * It does not touch MongoDB or NATS: sources of data, checkpoint stores and event sinks are passed in.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  BUNDLE_FILES,
+  loadCheckpoint,
+  OPTIMIZER_SLOTS,
+  ParamTable,
+  readBundleManifest,
+  Seq2SeqModel,
+  Trainer,
+  transformerParams,
+  writePolicyBundle,
+  type BundleLineage,
+  type SessionOptions,
+  type TrainState,
+} from '@rest/runtime';
+import { loadTokenizer } from '@rest/text';
+import { FailedPreconditionError } from '@rest/service-kit';
+import { parseObjectiveHyper } from '../objectives/registry.js';
+import type { HypoHyper } from '../objectives/hypo.js';
+import type { GoldHyper } from '../objectives/gold.js';
+import { batchRows, epochBatches, priorityBatch, rowFeeds } from './batches.js';
+import type { Checkpoint, CheckpointStore, EvalPoint, LoopProgress } from './checkpoints.js';
+import type { ImproveData, RewardFn, Unit } from './data.js';
+import { validate } from './evaluate.js';
+import { inputNames, prepareUnits } from './prepare.js';
+import { LaggedPolicy, onlineSamples } from './side-inputs.js';
+import { checkImproveSpec, learningRateAtStep, type ImproveSpec } from './spec.js';
+import { improveForward } from './step-graph.js';
+
+/** A periodic training report (the service turns it into `improve.progress`). */
+export interface ProgressReport {
+  readonly step: number;
+  readonly totalSteps: number;
+  /** Mean loss over the steps since the previous report. */
+  readonly loss: number;
+  /** Target tokens per second of training (steps and side inputs) since the previous report. */
+  readonly tokensPerSecond: number;
+  readonly learningRate: number;
+  readonly tokensSeen: number;
+  /** Objective metrics (means since the previous report), `grad_norm`, and the latest `valid_*`. */
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+/** What the executor tells its caller. */
+export type ImproveEvent =
+  | { readonly kind: 'info'; readonly message: string }
+  | {
+      readonly kind: 'step';
+      readonly step: number;
+      readonly totalSteps: number;
+      readonly loss: number;
+      readonly learningRate: number;
+      readonly tokensPerSecond: number;
+      readonly tokensSeen: number;
+    }
+  | { readonly kind: 'progress'; readonly report: ProgressReport }
+  | { readonly kind: 'eval'; readonly point: EvalPoint; readonly best: boolean }
+  | { readonly kind: 'checkpoint'; readonly step: number };
+
+/** The policies and data of a step. */
+export interface ExecutorInputs {
+  /** Bundle folder of the starting policy; must hold `trainer/state.safetensors` and our config. */
+  readonly policyDir: string;
+  /** Bundle folder of the frozen reference policy π_ref (may be `policyDir`). */
+  readonly referenceDir: string;
+  readonly data: ImproveData;
+  /** The run's reward, for validation outputs. */
+  readonly reward: RewardFn;
+}
+
+/** Where things go and how often. */
+export interface ExecutorOptions {
+  readonly checkpoints: CheckpointStore;
+  /** The new bundle is written here (replacing what is there). */
+  readonly outDir: string;
+  /** onnxruntime settings of training and decoding sessions. */
+  readonly session?: SessionOptions;
+  /** @default 20 */
+  readonly progressEverySteps?: number;
+  /** Checkpoints besides those at validations; 0: none. @default 0 */
+  readonly checkpointEverySteps?: number;
+  /** @default 64 */
+  readonly evalBatchSize?: number;
+  /** Recorded in the bundle's rest.json (metrics are added). */
+  readonly lineage?: BundleLineage;
+  readonly onEvent?: (e: ImproveEvent) => void | Promise<void>;
+  /** Awaited between steps and decoding batches; throw to abort (e.g. a lost lease). */
+  readonly heartbeat?: () => Promise<void>;
+}
+
+/** The outcome of a step. */
+export interface ImproveResult {
+  readonly bundleDir: string;
+  /** Optimizer steps of the step (= spec.optimizer.maxSteps). */
+  readonly steps: number;
+  readonly tokensSeen: number;
+  /** The chosen checkpoint's validation (the last step's when there are no validation sources). */
+  readonly best: EvalPoint;
+  /** The starting policy's validation, when it was run in this job. */
+  readonly initial: EvalPoint | undefined;
+  readonly history: readonly EvalPoint[];
+  readonly units: number;
+  /** The step a checkpoint was resumed from, if any. */
+  readonly resumedFromStep: number | undefined;
+  /** Target tokens per second over this process's training steps. */
+  readonly tokensPerSecond: number;
+}
+
+function fingerprint(spec: ImproveSpec, units: readonly Unit[]): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify([spec.jobId, spec.objective, spec.optimizer, spec.seed, units.length]));
+  for (const u of units) for (const r of u.rows) h.update(`${r.sourceId}:${r.tgt.join(',')};`);
+  return h.digest('hex').slice(0, 32);
+}
+
+/**
+ * Runs (or resumes) one Improve step. Throws InvalidArgumentError for a bad spec, FailedPreconditionError
+ * when the starting bundle cannot be trained (no trainer state, not ours) or no unit is left to train on,
+ * and whatever the heartbeat, the reward or the runtime throws.
+ */
+export async function runImprove(
+  spec: ImproveSpec,
+  inputs: ExecutorInputs,
+  opts: ExecutorOptions,
+): Promise<ImproveResult> {
+  checkImproveSpec(spec);
+  const emit = async (e: ImproveEvent): Promise<void> => {
+    await opts.onEvent?.(e);
+  };
+  const beat = async (): Promise<void> => {
+    await opts.heartbeat?.();
+  };
+  const session = opts.session ?? {};
+  const name = spec.objective.name;
+  const hyper = parseObjectiveHyper(name, spec.objective.hyper);
+  const manifest = await readBundleManifest(inputs.policyDir);
+  const base = manifest.transformer;
+  if (base === undefined || !manifest.hasTrainerState)
+    throw new FailedPreconditionError(
+      `policy bundle ${inputs.policyDir} has no ${base === undefined ? 'rest_transformer config' : BUNDLE_FILES.trainerState}: it cannot be trained`,
+    );
+  const config = { ...base, dropout: spec.optimizer.dropout };
+  const table = new ParamTable(transformerParams(config));
+  const defaults = manifest.generation;
+  const tok = await loadTokenizer(inputs.policyDir);
+
+  let reference: Seq2SeqModel | undefined;
+  const openReference = async (): Promise<Seq2SeqModel> =>
+    (reference ??= (await Seq2SeqModel.load(inputs.referenceDir, session)).model);
+  const lagged =
+    name === 'gold' ? new LaggedPolicy(config, defaults, session, new Float32Array(0)) : undefined;
+  let trainer: Trainer | undefined;
+  try {
+    const prepared = await prepareUnits(inputs.data.train, inputs.data.all, hyper, {
+      objective: spec.objective,
+      tokenizer: tok,
+      maxLength: config.maxPositions ?? 512,
+      reference: openReference,
+      heartbeat: beat,
+    });
+    const units = prepared.units;
+    await emit({
+      kind: 'info',
+      message:
+        `${units.length} training units from ${inputs.data.train.length} candidates over ${prepared.sources} sources ` +
+        `(dropped: ${prepared.dropped.tooLong} too long, ${prepared.dropped.empty} empty, ${prepared.dropped.noAdvantage} A ≤ 0; ` +
+        `${prepared.referenceScored} scored by the reference policy)`,
+    });
+    if (units.length === 0)
+      throw new FailedPreconditionError(`Improve step ${spec.jobId}: no training units after preparation`);
+    if (name !== 'hypo' && reference !== undefined) {
+      await reference.release();
+      reference = undefined;
+    }
+    const names = inputNames(name, hyper);
+    const o = spec.optimizer;
+    trainer = await Trainer.create(
+      {
+        table,
+        dtype: 'f32',
+        forward: improveForward(config, name, hyper),
+        optimizer: 'adamw',
+        // The schedule is applied on the host (learningRateAtStep) through hp.lr: the run spec's
+        // constant-with-warm-up and linear-decay shapes are not graph schedules.
+        schedule: { kind: 'constant' },
+        clip: o.maxGradNorm !== undefined,
+      },
+      {
+        lr: learningRateAtStep(o, 1),
+        beta1: o.beta1,
+        beta2: o.beta2,
+        eps: o.epsilon,
+        weightDecay: o.weightDecay,
+        ...(o.maxGradNorm === undefined ? {} : { maxGradNorm: o.maxGradNorm }),
+      },
+      { ...session, seed: spec.seed },
+    );
+    const print = fingerprint(spec, units);
+    const saved = await opts.checkpoints.load(table);
+    let progress: LoopProgress;
+    let best: Float32Array | undefined;
+    let resumedFromStep: number | undefined;
+    if (saved !== null && saved.progress.fingerprint === print) {
+      trainer.loadState(saved.state);
+      progress = saved.progress;
+      const b = saved.state.slots.best;
+      if (b !== undefined) best = Float32Array.from(b);
+      if (lagged !== undefined)
+        await lagged.refresh(Float32Array.from(saved.state.slots.lagged ?? trainer.parameters));
+      resumedFromStep = progress.step;
+      await emit({ kind: 'info', message: `resuming at step ${progress.step} of ${o.maxSteps}` });
+    } else {
+      if (saved !== null)
+        await emit({
+          kind: 'info',
+          message: 'ignoring a checkpoint of another job or data set; starting over',
+        });
+      const parent = await loadCheckpoint(join(inputs.policyDir, BUNDLE_FILES.trainerState), table);
+      const zeros = Object.fromEntries(OPTIMIZER_SLOTS.adamw.map((s) => [s, new Float32Array(table.size)]));
+      trainer.loadState({ step: 0, params: Float32Array.from(parent.params), slots: zeros });
+      progress = {
+        fingerprint: print,
+        step: 0,
+        epoch: 0,
+        batchInEpoch: 0,
+        tokensSeen: 0,
+        lossSinceEval: { sum: 0, steps: 0 },
+        best: null,
+        history: [],
+      };
+      if (lagged !== undefined) await lagged.refresh(trainer.parameters as Float32Array);
+    }
+
+    const evalBatch = opts.evalBatchSize ?? 64;
+    const validateNow = async (step: number, loss: number): Promise<EvalPoint | undefined> => {
+      if (inputs.data.valid.length === 0) return undefined;
+      const model = await Seq2SeqModel.fromParams(
+        config,
+        Float32Array.from(trainer!.parameters),
+        defaults,
+        session,
+      );
+      try {
+        const v = await validate(
+          model,
+          tok,
+          inputs.data.valid,
+          inputs.reward,
+          spec.eval.decoding,
+          evalBatch,
+          beat,
+        );
+        return { step, reward: v.reward, bleu: v.bleu, loss };
+      } finally {
+        await model.release();
+      }
+    };
+    const checkpoint = async (): Promise<void> => {
+      const live = trainer!.state();
+      const slots = { ...live.slots };
+      if (best !== undefined) slots.best = best;
+      if (lagged !== undefined) slots.lagged = lagged.params;
+      const state: TrainState = { step: live.step, params: live.params, slots };
+      const c: Checkpoint = { progress, state };
+      await opts.checkpoints.save(table, c);
+      await emit({ kind: 'checkpoint', step: progress.step });
+    };
+
+    let initial: EvalPoint | undefined;
+    if (progress.step === 0 && progress.history.length === 0) {
+      initial = await validateNow(0, Number.NaN);
+      if (initial !== undefined) {
+        progress.history.push(initial);
+        await emit({ kind: 'eval', point: initial, best: false });
+      }
+    }
+
+    // Windows: progress reports and the loss between validations.
+    const win = { steps: 0, loss: 0, tokens: 0, ms: 0, metrics: {} as Record<string, number> };
+    let totalTokens = 0;
+    let totalMs = 0;
+    let latestValid: Record<string, number> = {};
+    const epochCache = new Map<number, number[][]>();
+    const nextBatch = (): number[] => {
+      if (spec.objective.sampling === 'priority')
+        return priorityBatch(units, o.batchMaxTokens, spec.seed, progress.step + 1);
+      for (;;) {
+        let batches = epochCache.get(progress.epoch);
+        if (batches === undefined) {
+          epochCache.clear();
+          batches = epochBatches(units, o.batchMaxTokens, spec.seed, progress.epoch);
+          epochCache.set(progress.epoch, batches);
+        }
+        if (progress.batchInEpoch < batches.length) return batches[progress.batchInEpoch++]!;
+        progress.epoch++;
+        progress.batchInEpoch = 0;
+      }
+    };
+    const goldK = name === 'gold' ? (hyper as GoldHyper).lagRefreshSteps : 0;
+
+    while (progress.step < o.maxSteps) {
+      const step = progress.step + 1;
+      const t0 = performance.now();
+      const idx = nextBatch();
+      const rows = batchRows(units, idx);
+      const { feeds, tokens } = rowFeeds(rows, names, defaults.padTokenId, defaults.decoderStartTokenId);
+      let stepTokens = tokens;
+      if (lagged !== undefined) {
+        if (progress.step > 0 && progress.step % goldK === 0)
+          await lagged.refresh(trainer.parameters as Float32Array);
+        feeds.lagged_logp = await lagged.feed(rows);
+      }
+      if (name === 'hypo') {
+        const h = hyper as HypoHyper;
+        const online = await onlineSamples({
+          config,
+          defaults,
+          session,
+          params: Float32Array.from(trainer.parameters),
+          reference: await openReference(),
+          prompts: rows.slice(0, idx.length),
+          k: h.onlineSamples,
+          fraction: h.onlineSourceFraction,
+          seed: spec.seed,
+          step,
+          maxNewTokens: Math.max(1, Math.min(defaults.maxLength - 1, (config.maxPositions ?? 512) - 1)),
+        });
+        Object.assign(feeds, online.feeds);
+        stepTokens += online.tokens;
+      }
+      const lr = learningRateAtStep(o, step);
+      trainer.hyper.lr = lr;
+      const r = await trainer.trainStep(feeds);
+      const dt = performance.now() - t0;
+      if (!Number.isFinite(r.loss))
+        throw new Error(`Improve step ${spec.jobId} diverged at step ${step} (loss ${r.loss})`);
+      progress.step = trainer.step;
+      progress.tokensSeen += stepTokens;
+      totalTokens += stepTokens;
+      totalMs += dt;
+      win.steps++;
+      win.loss += r.loss;
+      win.tokens += stepTokens;
+      win.ms += dt;
+      for (const [k, v] of Object.entries(r.metrics)) win.metrics[k] = (win.metrics[k] ?? 0) + v;
+      if (Number.isFinite(r.gradNorm)) win.metrics.grad_norm = (win.metrics.grad_norm ?? 0) + r.gradNorm;
+      progress.lossSinceEval.sum += r.loss;
+      progress.lossSinceEval.steps++;
+      await emit({
+        kind: 'step',
+        step: progress.step,
+        totalSteps: o.maxSteps,
+        loss: r.loss,
+        learningRate: lr,
+        tokensPerSecond: (win.tokens / Math.max(win.ms, 1e-9)) * 1000,
+        tokensSeen: progress.tokensSeen,
+      });
+      const last = progress.step >= o.maxSteps;
+      let saved = false;
+      if (progress.step % o.evalEverySteps === 0 || last) {
+        const { sum, steps } = progress.lossSinceEval;
+        const point = await validateNow(progress.step, sum / Math.max(1, steps));
+        progress.lossSinceEval = { sum: 0, steps: 0 };
+        if (point !== undefined) {
+          progress.history.push(point);
+          const isBest = progress.best === null || point.reward > progress.best.reward;
+          if (isBest) {
+            progress.best = point;
+            best = Float32Array.from(trainer.parameters);
+          }
+          latestValid = { valid_reward_mean: point.reward, valid_bleu: point.bleu };
+          await emit({ kind: 'eval', point, best: isBest });
+        }
+        await checkpoint();
+        saved = true;
+      }
+      if (progress.step % (opts.progressEverySteps ?? 20) === 0 || last) {
+        const metrics: Record<string, number> = {};
+        for (const [k, v] of Object.entries(win.metrics)) metrics[k] = v / win.steps;
+        Object.assign(metrics, latestValid);
+        await emit({
+          kind: 'progress',
+          report: {
+            step: progress.step,
+            totalSteps: o.maxSteps,
+            loss: win.loss / win.steps,
+            tokensPerSecond: (win.tokens / Math.max(win.ms, 1e-9)) * 1000,
+            learningRate: lr,
+            tokensSeen: progress.tokensSeen,
+            metrics,
+          },
+        });
+        win.steps = 0;
+        win.loss = 0;
+        win.tokens = 0;
+        win.ms = 0;
+        win.metrics = {};
+      }
+      const every = opts.checkpointEverySteps ?? 0;
+      if (!saved && every > 0 && progress.step % every === 0) await checkpoint();
+      await beat();
+    }
+
+    // Without validation sources the last parameters are the result.
+    const chosen: EvalPoint = progress.best ?? {
+      step: progress.step,
+      reward: Number.NaN,
+      bleu: Number.NaN,
+      loss: Number.NaN,
+    };
+    const params = best ?? Float32Array.from(trainer.parameters);
+    const first = progress.history.find((p) => p.step === 0);
+    const metrics: Record<string, number> = { step: chosen.step, steps: progress.step };
+    if (Number.isFinite(chosen.reward)) metrics.validRewardMean = chosen.reward;
+    if (Number.isFinite(chosen.bleu)) metrics.validBleu = chosen.bleu;
+    if (first !== undefined && Number.isFinite(first.reward)) metrics.validRewardInitial = first.reward;
+    await writePolicyBundle(opts.outDir, {
+      config,
+      params,
+      tokenizerDir: inputs.policyDir,
+      trainerState: { step: chosen.step, params, slots: {} },
+      lineage: {
+        ...opts.lineage,
+        ...(spec.runId === '' ? {} : { runId: spec.runId, growStep: spec.grow, improveStep: spec.improve }),
+        metrics: { ...opts.lineage?.metrics, ...metrics },
+      },
+      generation: {
+        maxLength: defaults.maxLength,
+        numBeams: defaults.numBeams,
+        lengthPenalty: defaults.lengthPenalty,
+      },
+    });
+    return {
+      bundleDir: opts.outDir,
+      steps: progress.step,
+      tokensSeen: progress.tokensSeen,
+      best: chosen,
+      initial: initial ?? first,
+      history: progress.history,
+      units: units.length,
+      resumedFromStep,
+      tokensPerSecond: totalMs > 0 ? (totalTokens / totalMs) * 1000 : Number.NaN,
+    };
+  } finally {
+    await trainer?.release();
+    await reference?.release();
+    await lagged?.release();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Moving bundles between a local folder and bundle storage (GridFS): the trainer downloads the policies
+ * it starts from and scores with, and uploads the bundles and checkpoints it writes.
+ *
+ * Downloads land in a temporary sibling folder renamed into place, and bundle ids are immutable, so a
+ * folder that exists is complete and is reused (a cache keyed by bundle id).
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import type { BundleFileInput, BundleManifest, BundleStorage } from '@rest/store';
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes the files of bundle `bundleId` into `dir` (complete or not at all); a no-op when `dir` exists.
+ * Throws NotFoundError when the bundle is not published.
+ */
+export async function downloadBundle(storage: BundleStorage, bundleId: string, dir: string): Promise<string> {
+  if (await exists(dir)) return dir;
+  const files = await storage.list(bundleId);
+  await mkdir(dirname(dir), { recursive: true });
+  const tmp = `${dir}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    for (const f of files) {
+      const path = join(tmp, ...f.name.split('/'));
+      await mkdir(dirname(path), { recursive: true });
+      await pipeline(await storage.openFile(bundleId, f.name), createWriteStream(path));
+    }
+    await rename(tmp, dir);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    if (await exists(dir)) return dir; // a racer finished first
+    throw e;
+  }
+  return dir;
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) out.push(relative(dir, path).split(sep).join('/'));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+/** Stores every file under `dir` as bundle `bundleId` (a no-op returning the manifest when it exists). */
+export async function uploadBundle(
+  storage: BundleStorage,
+  bundleId: string,
+  dir: string,
+): Promise<BundleManifest> {
+  const names = await listFiles(dir);
+  function* files(): Iterable<BundleFileInput> {
+    for (const name of names) yield { name, data: createReadStream(join(dir, ...name.split('/'))) };
+  }
+  return storage.put(bundleId, files());
+}
