@@ -14,7 +14,12 @@ export {
   type RewardManifest,
 } from './learned/manifest.js';
 export { CalibrationFileError, readCalibrationFile } from './scoring/calibration-file.js';
-export { METRIC_NAMES, PLACEHOLDER_CALIBRATION, type MetricName } from './scoring/metric-scorers.js';
+export {
+  createMetricScorers,
+  METRIC_NAMES,
+  PLACEHOLDER_CALIBRATION,
+  type MetricName,
+} from './scoring/metric-scorers.js';
 export { normalize, meanStd } from './scoring/normalize.js';
 export { ScorerRegistry, DuplicateScorerError } from './scoring/registry.js';
 export {
@@ -29,3 +34,12 @@ export {
   type ScorerKind,
 } from './scoring/types.js';
 export { startRewardServer, type RewardServer, type StartRewardServerOptions } from './server.js';
+export {
+  formatInspectTable,
+  inspectReward,
+  type InspectOptions,
+  type InspectReport,
+  type ProbeRow,
+} from './diagnostics/inspect.js';
+export { applyProbe, PROBES, type Probe } from './diagnostics/probes.js';
+export { kendallTauB, pearson } from './qe/correlation.js';
