@@ -42,4 +42,18 @@ export {
   type ProbeRow,
 } from './diagnostics/inspect.js';
 export { applyProbe, PROBES, type Probe } from './diagnostics/probes.js';
+export { type Agreement } from './qe/agreement.js';
+export { qeManifest, qeTemplate, writeQeRewardBundle, type QeBundleSpec } from './qe/bundle.js';
 export { kendallTauB, pearson } from './qe/correlation.js';
+export { decodeAll, readCorpus, splitSources, type Corpus, type DecodeAllOptions } from './qe/corpus.js';
+export { PERTURBATIONS, type Perturbation } from './qe/perturb.js';
+export { qeParams, qeInferenceGraph, QE_IO, type QeModelConfig } from './qe/qe-model.js';
+export {
+  QE_METRICS,
+  TRAIN_REWARD_DEFAULTS,
+  trainRewardModel,
+  type QeMetric,
+  type TrainRewardEvent,
+  type TrainRewardOptions,
+  type TrainRewardResult,
+} from './qe/train-reward.js';
