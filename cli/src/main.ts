@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { infraUp } from './commands/infra.js';
 import { pretrainCommand } from './commands/pretrain.js';
+import { addTrainCommand } from './commands/train.js';
 import { PRETRAIN_DEFAULTS } from './pretrain/run.js';
 import { defaultDataDir } from './paths.js';
 
@@ -71,6 +72,8 @@ program
   .action(async (opts: Record<string, unknown>) => {
     await pretrainCommand(opts as unknown as Parameters<typeof pretrainCommand>[0]);
   });
+
+addTrainCommand(program);
 
 try {
   await program.parseAsync(process.argv);
