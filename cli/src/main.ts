@@ -5,7 +5,9 @@
  */
 import { Command } from 'commander';
 import { infraUp } from './commands/infra.js';
+import { addInspectRewardCommand } from './commands/inspect-reward.js';
 import { pretrainCommand } from './commands/pretrain.js';
+import { addTrainRewardCommand } from './commands/train-reward.js';
 import { addTrainCommand } from './commands/train.js';
 import { PRETRAIN_DEFAULTS } from './pretrain/run.js';
 import { defaultDataDir } from './paths.js';
@@ -74,6 +76,8 @@ program
   });
 
 addTrainCommand(program);
+addTrainRewardCommand(program);
+addInspectRewardCommand(program);
 
 try {
   await program.parseAsync(process.argv);
