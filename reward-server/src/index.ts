@@ -13,6 +13,13 @@ export {
   type InputRole,
   type RewardManifest,
 } from './learned/manifest.js';
+export {
+  compileTemplate,
+  encodePair,
+  type EncodedPair,
+  type TemplatePart,
+  type Truncation,
+} from './learned/pair-encoder.js';
 export { CalibrationFileError, readCalibrationFile } from './scoring/calibration-file.js';
 export {
   createMetricScorers,
@@ -49,11 +56,12 @@ export { decodeAll, readCorpus, splitSources, type Corpus, type DecodeAllOptions
 export { PERTURBATIONS, type Perturbation } from './qe/perturb.js';
 export { qeParams, qeInferenceGraph, QE_IO, type QeModelConfig } from './qe/qe-model.js';
 export {
+  checkTrainRewardOptions,
   QE_METRICS,
   TRAIN_REWARD_DEFAULTS,
-  trainRewardModel,
   type QeMetric,
   type TrainRewardEvent,
   type TrainRewardOptions,
   type TrainRewardResult,
-} from './qe/train-reward.js';
+} from './qe/train-options.js';
+export { trainRewardModel } from './qe/train-reward.js';

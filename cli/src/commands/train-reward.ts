@@ -27,10 +27,10 @@ const num = (v: string): number => {
 };
 
 function row(label: string, a: Agreement | undefined): string {
-  if (a === undefined) return `  ${label.padEnd(16)} –`;
+  if (a === undefined) return `  ${label.padEnd(18)} –`;
   const f = (v: number): string => (Number.isNaN(v) ? '  –  ' : v.toFixed(3));
   return (
-    `  ${label.padEnd(16)} ${String(a.pairs).padStart(6)}  Pearson ${f(a.pearson)}  Kendall τ-b ${f(a.kendallTauB)}` +
+    `  ${label.padEnd(18)} ${String(a.pairs).padStart(6)}  Pearson ${f(a.pearson)}  Kendall τ-b ${f(a.kendallTauB)}` +
     `  RMSE ${a.rmse.toFixed(2).padStart(6)}  mean score ${a.meanScore.toFixed(2).padStart(6)} / metric ${a.meanTarget.toFixed(2).padStart(6)}`
   );
 }
@@ -179,11 +179,16 @@ export function addTrainRewardCommand(program: Command): void {
     .option('--dropout <p>', 'dropout', num, d.dropout)
     .option(
       '--lr <rate>',
-      'peak learning rate (0 = 2e-4 for a policy encoder, 1e-3 for a fresh one)',
+      'peak learning rate (0 = 3e-4 for a policy encoder, 1e-3 for a fresh one)',
       num,
       d.lr,
     )
-    .option('--warmup-steps <n>', 'linear warmup steps (then cosine decay)', num, d.warmupSteps)
+    .option(
+      '--warmup-steps <n>',
+      'linear warmup steps, at most a tenth of all steps (then cosine decay)',
+      num,
+      d.warmupSteps,
+    )
     .option('--epochs <n>', 'passes over the training pairs', num, d.epochs)
     .option('--batch-tokens <n>', 'rows × longest pair per batch', num, d.batchTokens)
     .option('--max-length <n>', 'most tokens of one pair (longer pairs are trimmed)', num, d.maxLength)
