@@ -10,7 +10,7 @@ import { loadPackageDefinition } from '@rest/proto';
 import { openStore, type Store } from '@rest/store';
 import { createServerMetrics, startGrpcServer, type Logger, type RunningGrpcServer } from '@rest/service-kit';
 import type { Config } from './config.js';
-import { consumeImproveWork } from './events/improve-consumer.js';
+import { improveWorker } from './events/improve-consumer.js';
 import { busPublisher } from './events/publisher.js';
 import { JobRepo } from './jobs/job-repo.js';
 import { rewardResolver } from './rpc/reward-client.js';
@@ -60,6 +60,37 @@ export async function startTrainerServer(options: StartTrainerServerOptions): Pr
     await bus.ensureStreams();
     const rewards = rewardResolver(config.reward);
     cleanup.push(() => Promise.resolve(rewards.close()));
+    const abort = new AbortController();
+    const worker = await improveWorker(
+      bus,
+      {
+        store,
+        jobs,
+        publisher: busPublisher(bus),
+        logger,
+        reward: (spec) => rewards.resolve(spec),
+        owner,
+        signal: abort.signal,
+        settings: {
+          workDir: config.jobs.workDir,
+          leaseTtlMs: config.jobs.leaseTtlMs,
+          heartbeatMs: config.jobs.heartbeatMs,
+          progressEverySteps: config.jobs.progressEverySteps,
+          checkpointEverySteps: config.jobs.checkpointEverySteps,
+          evalBatchSize: config.jobs.evalBatchSize,
+          session: {
+            executionProvider: config.runtime.executionProvider,
+            intraOpThreads: config.runtime.intraOpThreads,
+          },
+        },
+      },
+      {
+        ackWaitMs: config.jobs.ackWaitMs,
+        maxDeliver: config.jobs.maxDeliver,
+        concurrency: config.jobs.concurrency,
+      },
+    );
+    // Bind last: once it logs `serving`, nothing is left to await before main.ts takes the signals.
     const grpc = await startGrpcServer({
       ...config.grpc,
       metricsHttp: { host: config.grpc.host, port: config.grpc.metricsPort },
@@ -68,42 +99,7 @@ export async function startTrainerServer(options: StartTrainerServerOptions): Pr
       logger,
       metrics: createServerMetrics({ labels: { service: 'trainer' } }),
     });
-    const abort = new AbortController();
-    let work: WorkSubscription;
-    try {
-      work = await consumeImproveWork(
-        bus,
-        {
-          store,
-          jobs,
-          publisher: busPublisher(bus),
-          logger,
-          reward: (spec) => rewards.resolve(spec),
-          owner,
-          signal: abort.signal,
-          settings: {
-            workDir: config.jobs.workDir,
-            leaseTtlMs: config.jobs.leaseTtlMs,
-            heartbeatMs: config.jobs.heartbeatMs,
-            progressEverySteps: config.jobs.progressEverySteps,
-            checkpointEverySteps: config.jobs.checkpointEverySteps,
-            evalBatchSize: config.jobs.evalBatchSize,
-            session: {
-              executionProvider: config.runtime.executionProvider,
-              intraOpThreads: config.runtime.intraOpThreads,
-            },
-          },
-        },
-        {
-          ackWaitMs: config.jobs.ackWaitMs,
-          maxDeliver: config.jobs.maxDeliver,
-          concurrency: config.jobs.concurrency,
-        },
-      );
-    } catch (error) {
-      await grpc.shutdown('start-up failed');
-      throw error;
-    }
+    const work: WorkSubscription = worker.start();
     logger.info('taking improve work', { owner });
     let stopping: Promise<void> | undefined;
     return {

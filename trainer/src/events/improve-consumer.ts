@@ -15,26 +15,32 @@ export interface ImproveConsumerOptions {
   readonly concurrency: number;
 }
 
-/** Starts consuming Improve work; stop the returned subscription (or close the bus) to end. */
-export async function consumeImproveWork(
+/**
+ * Ensures the queue's consumer; `start()` then begins taking work (synchronously, so a caller can bind
+ * its server in between and start last). Stop the subscription (or close the bus) to end.
+ */
+export async function improveWorker(
   bus: Bus,
   deps: JobRunnerDeps,
   o: ImproveConsumerOptions,
-): Promise<WorkSubscription> {
+): Promise<{ start(): WorkSubscription }> {
   const consumer = await bus.workConsumer('improve', events.ImproveWork, {
     ackWaitMs: o.ackWaitMs,
     maxDeliver: o.maxDeliver,
     isRetryable: (err) => !isPermanent(err),
   });
-  return consumer.consume(
-    async (work, ctx) => {
-      const job = parseImproveWork(work);
-      await runImproveJob(
-        job,
-        { ...deps, logger: ctx.logger },
-        { working: () => ctx.working(), lastDelivery: ctx.deliveryCount >= ctx.maxDeliver },
-      );
-    },
-    { concurrency: o.concurrency },
-  );
+  return {
+    start: () =>
+      consumer.consume(
+        async (work, ctx) => {
+          const job = parseImproveWork(work);
+          await runImproveJob(
+            job,
+            { ...deps, logger: ctx.logger },
+            { working: () => ctx.working(), lastDelivery: ctx.deliveryCount >= ctx.maxDeliver },
+          );
+        },
+        { concurrency: o.concurrency },
+      ),
+  };
 }

@@ -249,9 +249,20 @@ export async function runImprove(
       if (lagged !== undefined) await lagged.refresh(trainer.parameters as Float32Array);
     }
 
+    // Validation sources past the position table cannot be decoded; nor can outputs past it.
+    const maxPositions = config.maxPositions ?? 512;
+    const validItems = inputs.data.valid
+      .filter((v) => tok.encode(v.source).length <= maxPositions)
+      .slice(0, spec.eval.maxSources);
+    if (validItems.length < Math.min(inputs.data.valid.length, spec.eval.maxSources ?? Infinity))
+      await emit({ kind: 'info', message: 'validation sources longer than the position table are left out' });
+    const evalDecoding = {
+      ...spec.eval.decoding,
+      maxNewTokens: Math.min(spec.eval.decoding.maxNewTokens ?? defaults.maxLength - 1, maxPositions - 1),
+    };
     const evalBatch = opts.evalBatchSize ?? 64;
     const validateNow = async (step: number, loss: number): Promise<EvalPoint | undefined> => {
-      if (inputs.data.valid.length === 0) return undefined;
+      if (validItems.length === 0) return undefined;
       const model = await Seq2SeqModel.fromParams(
         config,
         Float32Array.from(trainer!.parameters),
@@ -259,15 +270,7 @@ export async function runImprove(
         session,
       );
       try {
-        const v = await validate(
-          model,
-          tok,
-          inputs.data.valid,
-          inputs.reward,
-          spec.eval.decoding,
-          evalBatch,
-          beat,
-        );
+        const v = await validate(model, tok, validItems, inputs.reward, evalDecoding, evalBatch, beat);
         return { step, reward: v.reward, bleu: v.bleu, loss };
       } finally {
         await model.release();
