@@ -260,4 +260,99 @@ describe('trainer service', () => {
       }
     },
   );
+
+  it(
+    'rest train --run: trains on a run’s shards in the store, releases them, and leaves the run’s job alone',
+    { timeout: 240_000 },
+    async () => {
+      const runId = 'run-c';
+      await seedRun(h, runId);
+      const out = join(h.dir, 'offline-c');
+      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+        (resolve, reject) => {
+          const child = spawn(
+            process.execPath,
+            [
+              '--conditions=source',
+              '--import',
+              'tsx',
+              'cli/src/main.ts',
+              'train',
+              '--objective',
+              'alol',
+              '--policy',
+              h.basePolicyId,
+              '--run',
+              runId,
+              '--mongo-uri',
+              h.infra.mongoUri,
+              '--mongo-db',
+              h.dbName,
+              '--dataset',
+              'toy',
+              '--steps',
+              '6',
+              '--eval-every',
+              '3',
+              '--batch-tokens',
+              '160',
+              '--threads',
+              '1',
+              '--work-dir',
+              join(h.dir, 'offline-work-c'),
+              '--out',
+              out,
+            ],
+            { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+          );
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
+          child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+          child.once('error', reject);
+          child.once('exit', (code) => resolve({ code, stdout, stderr }));
+        },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /training units from \d+ candidates over \d+ sources/);
+      assert.match(r.stdout, /6 steps/);
+      const manifest = await readBundleManifest(out);
+      assert.equal(manifest.lineage.runId, runId);
+      assert.equal(manifest.lineage.producer, 'rest train');
+      // The shards were released, not completed: the run's own trainer can still lease them.
+      const scope = { run: runId, grow: 1, improve: 1 };
+      const lease = await h.store.shards.leaseNext(scope, 'probe', 1000);
+      assert.ok(lease !== null, 'a shard is free again');
+      await h.store.shards.release(lease);
+      assert.equal(await new JobRepo(h.store.db).get(`${runId}-g1-i1`), null, 'no service job was created');
+    },
+  );
+
+  it('ListJobs: pages newest first with page tokens, filters by state', { timeout: 60_000 }, async () => {
+    const config = loadConfig({ env: trainerEnv(h, join(h.dir, 'work-list')), argv: [] });
+    const server = await startTrainerServer({
+      config,
+      logger: createLogger({ service: 'trainer', level: 'warn' }),
+    });
+    const client = new trainer.TrainerServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
+    try {
+      const page = (token: string): Promise<trainer.ListJobsResponse> =>
+        new Promise((resolve, reject) =>
+          client.listJobs(
+            { runId: '', state: trainer.JobState.JOB_STATE_SUCCEEDED, pageSize: 1, pageToken: token },
+            (err, res) => (err === null ? resolve(res) : reject(err)),
+          ),
+        );
+      const first = await page('');
+      assert.equal(first.jobs.length, 1);
+      assert.notEqual(first.nextPageToken, '');
+      const second = await page(first.nextPageToken);
+      assert.equal(second.jobs.length, 1);
+      assert.deepEqual([first.jobs[0]!.jobId, second.jobs[0]!.jobId], ['run-b-g1-i1', 'run-a-g1-i1']);
+      assert.equal(second.nextPageToken, '', 'the last page');
+    } finally {
+      client.close();
+      await server.shutdown('test done');
+    }
+  });
 });
