@@ -503,6 +503,22 @@ describe('PolicyService (integration)', () => {
     assert.deepEqual(violatedFields(outOfVocab.error), [
       'ScoreSequencesRequest.pairs[0].target_token_ids[1]',
     ]);
+    const streamed = await new Promise<grpc.ServiceError>((resolve) => {
+      const stream = h.policies.generateStream({
+        policy: byId('alpha'),
+        sources: ['a', ''],
+        decoding: decoding({ topP: -0.5 }),
+        requestKey: '',
+        sourcesPerResponse: 0,
+      });
+      stream.on('data', () => assert.fail('no chunk expected'));
+      stream.on('error', resolve);
+    });
+    assert.equal(streamed.code, grpc.status.INVALID_ARGUMENT);
+    assert.deepEqual(violatedFields(streamed), [
+      'GenerateStreamRequest.sources[1]',
+      'GenerateStreamRequest.decoding.top_p',
+    ]);
     const alive = await ok(h.policies, h.policies.translate, {
       policy: byId('alpha'),
       sources: ['Hallo'],

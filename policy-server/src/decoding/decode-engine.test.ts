@@ -65,6 +65,7 @@ function engine(
       maxBatchSources: 32,
       maxBatchTokens: 10_000,
       maxWaitMs: 20,
+      rejoinWaitMs: 2,
       maxConcurrentBatches: 1,
       ...batching,
     },

@@ -7,6 +7,8 @@
  *   and by `maxWaitMs` of waiting; the batcher fills batches round-robin over requests (fair).
  * - One gate bounds the session runs of the whole process (`maxConcurrentBatches`): while a batch
  *   waits for it, new items keep queueing in its batcher, which is where coalescing comes from.
+ * - A rejoin window (`rejoinWaitMs`, see lane.ts) keeps callers that resend as soon as they are
+ *   answered from splitting into alternating half batches.
  * - Admission: past `maxQueuedSources` sources admitted and not yet answered, a request is refused
  *   whole with RESOURCE_EXHAUSTED.
  * - Cancellation and deadlines: a request's queued items leave at once (the batcher), and items of
@@ -16,7 +18,6 @@
  */
 import { generate, scoreTargets, DecodingError, type Candidate, type DecodingOptions } from '@rest/runtime';
 import {
-  Batcher,
   InvalidArgumentError,
   ResourceExhaustedError,
   UnavailableError,
@@ -28,6 +29,7 @@ import type { LoadedPolicy } from '../policies/loaded-policy.js';
 import type { PolicyLease } from '../policies/model-pool.js';
 import { decodingKey, sourceCost, sourceSeed, type ResolvedDecoding } from './decoding.js';
 import { Gate } from './gate.js';
+import { Lane } from './lane.js';
 
 /** Teacher-forced log-probs of one target. */
 export interface TargetScore {
@@ -66,10 +68,7 @@ interface ScoreItem {
 /** Batched decoding and scoring; see the module comment. */
 export class DecodeEngine {
   private readonly gate: Gate;
-  private readonly batchers = new Map<
-    string,
-    Batcher<GenerateItem, Candidate[]> | Batcher<ScoreItem, TargetScore>
-  >();
+  private readonly lanes = new Map<string, Lane<GenerateItem, Candidate[]> | Lane<ScoreItem, TargetScore>>();
   private admitted = 0;
   private closed = false;
 
@@ -102,13 +101,13 @@ export class DecodeEngine {
     firstIndex = 0,
   ): Promise<Candidate[][]> {
     const key = `${policy.instance}|generate|${decodingKey(decoding)}`;
-    const batcher = this.batcherFor(key, () => this.generateBatcher(policy, decoding));
+    const lane = this.laneFor(key, () => this.generateLane(policy, decoding));
     const items = sources.map((ids, i) => ({
       ids,
       seed: decoding.strategy === 'sample' ? sourceSeed(decoding.seed, firstIndex + i) : 0,
       signal,
     }));
-    return this.submit(key, batcher, items, signal);
+    return this.submit(key, lane, items, signal);
   }
 
   /**
@@ -121,10 +120,10 @@ export class DecodeEngine {
     signal: AbortSignal,
   ): Promise<TargetScore[]> {
     const key = `${policy.instance}|score`;
-    const batcher = this.batcherFor(key, () => this.scoreBatcher(policy));
+    const lane = this.laneFor(key, () => this.scoreLane(policy));
     return this.submit(
       key,
-      batcher,
+      lane,
       pairs.map((p) => ({ ...p, signal })),
       signal,
     );
@@ -133,26 +132,26 @@ export class DecodeEngine {
   /** Refuses new work and resolves once every queued and running batch has finished. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.batchers.values()].map((b) => b.close()));
-    this.batchers.clear();
+    await Promise.all([...this.lanes.values()].map((lane) => lane.close()));
+    this.lanes.clear();
   }
 
-  private batcherFor<B extends Batcher<GenerateItem, Candidate[]> | Batcher<ScoreItem, TargetScore>>(
+  private laneFor<L extends Lane<GenerateItem, Candidate[]> | Lane<ScoreItem, TargetScore>>(
     key: string,
-    make: () => B,
-  ): B {
+    make: () => L,
+  ): L {
     if (this.closed) throw new UnavailableError('the server is shutting down; retry on another replica');
-    let batcher = this.batchers.get(key) as B | undefined;
-    if (batcher === undefined) {
-      batcher = make();
-      this.batchers.set(key, batcher);
+    let lane = this.lanes.get(key) as L | undefined;
+    if (lane === undefined) {
+      lane = make();
+      this.lanes.set(key, lane);
     }
-    return batcher;
+    return lane;
   }
 
   private async submit<Item, Result>(
     key: string,
-    batcher: Batcher<Item, Result>,
+    lane: Lane<Item, Result>,
     items: readonly Item[],
     signal: AbortSignal,
   ): Promise<Result[]> {
@@ -166,14 +165,14 @@ export class DecodeEngine {
     }
     this.admitted += items.length;
     try {
-      return await batcher.submit(items, signal);
+      return await lane.submit(items, signal);
     } finally {
       this.admitted -= items.length;
-      // After the batcher's own bookkeeping of the finished batch (it runs after our results).
+      // After the lane's own bookkeeping of the finished batch (it runs after our results).
       setImmediate(() => {
-        if (batcher.queuedItems === 0 && batcher.runningBatches === 0 && this.batchers.get(key) === batcher) {
-          this.batchers.delete(key);
-          void batcher.close();
+        if (lane.idle && this.lanes.get(key) === lane) {
+          this.lanes.delete(key);
+          void lane.close();
         }
       });
     }
@@ -219,7 +218,7 @@ export class DecodeEngine {
     }
   }
 
-  private generateBatcher(policy: LoadedPolicy, d: ResolvedDecoding): Batcher<GenerateItem, Candidate[]> {
+  private generateLane(policy: LoadedPolicy, d: ResolvedDecoding): Lane<GenerateItem, Candidate[]> {
     const options: DecodingOptions = {
       strategy: d.strategy,
       numReturn: d.numReturn,
@@ -230,59 +229,65 @@ export class DecodeEngine {
       beamSize: d.beamSize,
       lengthPenalty: d.lengthPenalty,
     };
-    return new Batcher<GenerateItem, Candidate[]>({
-      ...this.batcherOptions(policy, 'generate'),
-      cost: (item) => sourceCost(d, item.ids.length),
-      run: (items) =>
-        this.guarded(
-          policy,
-          items,
-          () => [],
-          async (live) => {
-            const out = new Map<number, Candidate[]>();
-            if (d.strategy === 'sample') {
-              // One call per source under its own seed (see decoding.ts); its N samples share the call.
-              for (const i of live) {
-                const item = items[i]!;
-                if (item.signal.aborted) continue;
-                const [candidates] = await generate(policy.model, [item.ids], {
-                  ...options,
-                  seed: item.seed,
-                });
-                out.set(i, candidates ?? []);
+    return new Lane<GenerateItem, Candidate[]>(
+      {
+        ...this.batcherOptions(policy, 'generate'),
+        cost: (item) => sourceCost(d, item.ids.length),
+        run: (items) =>
+          this.guarded(
+            policy,
+            items,
+            () => [],
+            async (live) => {
+              const out = new Map<number, Candidate[]>();
+              if (d.strategy === 'sample') {
+                // One call per source under its own seed (see decoding.ts); its N samples share the call.
+                for (const i of live) {
+                  const item = items[i]!;
+                  if (item.signal.aborted) continue;
+                  const [candidates] = await generate(policy.model, [item.ids], {
+                    ...options,
+                    seed: item.seed,
+                  });
+                  out.set(i, candidates ?? []);
+                }
+              } else {
+                const results = await generate(
+                  policy.model,
+                  live.map((i) => items[i]!.ids),
+                  options,
+                );
+                live.forEach((i, k) => out.set(i, results[k] ?? []));
               }
-            } else {
-              const results = await generate(
-                policy.model,
-                live.map((i) => items[i]!.ids),
-                options,
-              );
-              live.forEach((i, k) => out.set(i, results[k] ?? []));
-            }
-            return out;
-          },
-        ),
-    });
+              return out;
+            },
+          ),
+      },
+      this.options.batching.rejoinWaitMs,
+    );
   }
 
-  private scoreBatcher(policy: LoadedPolicy): Batcher<ScoreItem, TargetScore> {
-    return new Batcher<ScoreItem, TargetScore>({
-      ...this.batcherOptions(policy, 'score'),
-      cost: (item) => item.source.length + item.target.length,
-      run: (items) =>
-        this.guarded(
-          policy,
-          items,
-          () => ({ tokenLogprobs: [], sequenceLogprob: 0 }),
-          async (live) => {
-            const scores = await scoreTargets(
-              policy.model,
-              live.map((i) => items[i]!.source),
-              live.map((i) => items[i]!.target),
-            );
-            return new Map(live.map((i, k) => [i, scores[k]!]));
-          },
-        ),
-    });
+  private scoreLane(policy: LoadedPolicy): Lane<ScoreItem, TargetScore> {
+    return new Lane<ScoreItem, TargetScore>(
+      {
+        ...this.batcherOptions(policy, 'score'),
+        cost: (item) => item.source.length + item.target.length,
+        run: (items) =>
+          this.guarded(
+            policy,
+            items,
+            () => ({ tokenLogprobs: [], sequenceLogprob: 0 }),
+            async (live) => {
+              const scores = await scoreTargets(
+                policy.model,
+                live.map((i) => items[i]!.source),
+                live.map((i) => items[i]!.target),
+              );
+              return new Map(live.map((i, k) => [i, scores[k]!]));
+            },
+          ),
+      },
+      this.options.batching.rejoinWaitMs,
+    );
   }
 }

@@ -32,10 +32,11 @@ export interface Reload {
   stop(): Promise<void>;
 }
 
-/** A route notice's route in the domain, or undefined when it is malformed. */
+/** A route notice's route in the domain, or undefined when it is malformed (no variant with weight). */
 export function routeOfNotice(notice: events.RouteUpdated): Route | undefined {
   const r = notice.route;
-  if (r === undefined || r.alias === '' || r.version < 1 || r.variants.length === 0) return undefined;
+  if (r === undefined || r.alias === '' || r.version < 1 || !r.variants.some((v) => v.weight > 0))
+    return undefined;
   return {
     alias: r.alias,
     version: r.version,

@@ -3,13 +3,14 @@
  *
  * - A policy's cost is the summed size of its ONNX files: an estimate (sessions also hold activations
  *   and onnxruntime's arenas) that is known before loading, so room is made first.
- * - Every user holds a lease. A policy with leases is never unloaded: eviction takes the least
- *   recently used idle policies, and a policy evicted while busy is released when its last lease
- *   ends. That is what lets a route switch policies under load without failing a request.
+ * - Every user holds a lease, and a policy's sessions are released only when its last lease ends.
+ *   Eviction takes the least recently used idle policies; making room for a load may also evict
+ *   busy ones, which leave the LRU at once and are released when their requests are done. That is
+ *   what lets a route switch policies under load without failing a request.
  * - Loads are single-flight: concurrent acquires of one policy share one load. A failed load is not
  *   remembered, so the next acquire tries again.
- * - Going over the budget is allowed while everything is busy (refusing would fail requests that
- *   a moment later fit); the pool shrinks back as leases end.
+ * - Evicted policies still finishing requests are not counted against the budget: memory can
+ *   exceed it by them for as long as their requests run (refusing would fail requests).
  */
 import { UnavailableError, type Logger } from '@rest/service-kit';
 import type { LoadedPolicy } from './loaded-policy.js';
@@ -63,7 +64,12 @@ export class ModelPool {
     return [...this.entries.keys()];
   }
 
-  /** Summed bytes of the loaded policies (evicted ones still busy not included). */
+  /** Ids of every policy whose sessions are loaded, evicted ones still finishing requests included. */
+  get liveIds(): readonly string[] {
+    return [...this.live.keys()].map((p) => p.id);
+  }
+
+  /** Summed bytes of the loaded policies (evicted ones still finishing requests not included). */
   get loadedBytes(): number {
     let sum = 0;
     for (const e of this.entries.values()) sum += e.policy.bytes;
@@ -151,21 +157,31 @@ export class ModelPool {
     return pending;
   }
 
-  /** Evicts idle policies, least recently used first, until `incoming` more bytes fit the budget. */
+  /**
+   * Makes room for `incoming` bytes: evicts idle policies, least recently used first, until the
+   * loaded ones fit the budget. Making room for a load may also evict busy policies (least recently
+   * used first): they leave the LRU at once, so that the policy being loaded is not the one the
+   * budget pushes out when it goes idle, and their sessions are released with their last lease.
+   * (Without that, a route switched away from a policy that a long stream still uses would unload
+   * and reload its new policy after every request.)
+   */
   private shrink(incoming: number): void {
     const budget = this.options.budgetBytes;
     const over = (): boolean => this.loadedBytes + incoming > budget;
     if (!over()) return;
-    const idle = [...this.entries.values()]
-      .filter((e) => e.leases === 0)
-      .sort((a, b) => a.lastUsedMs - b.lastUsedMs);
-    for (const entry of idle) {
-      if (!over()) break;
+    const byAge = (a: Entry, b: Entry): number => a.lastUsedMs - b.lastUsedMs;
+    const entries = [...this.entries.values()];
+    for (const entry of entries.filter((e) => e.leases === 0).sort(byAge)) {
+      if (!over()) return;
       this.evict(entry, 'memory budget');
     }
-    if (over() && incoming > 0) {
-      this.options.logger.warn('over the memory budget: the loaded policies are busy', {
-        loadedBytes: this.loadedBytes,
+    if (incoming === 0) return;
+    for (const entry of entries.filter((e) => e.leases > 0).sort(byAge)) {
+      if (!over()) return;
+      this.evict(entry, 'memory budget (released when its requests finish)');
+    }
+    if (over()) {
+      this.options.logger.warn('a policy alone is larger than the memory budget', {
         incomingBytes: incoming,
         budgetBytes: budget,
       });

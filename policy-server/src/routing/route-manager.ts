@@ -78,15 +78,26 @@ export class RouteManager {
     if (!this.table.isNewer(route)) return;
     const policies = new Set(route.variants.filter((v) => v.weight > 0).map((v) => v.policyId));
     if (route.shadow !== null && route.shadow.sampleRate > 0) policies.add(route.shadow.policyId);
-    await Promise.all(
+    // The leases are held until the table has switched, so that the memory budget cannot unload a
+    // policy of the new version between its load and its first request.
+    const leases = await Promise.all(
       [...policies].map(async (policyId) => {
         try {
-          (await this.options.pool.acquire(policyId)).release();
+          return await this.options.pool.acquire(policyId);
         } catch (error) {
           this.logger.error('route policy failed to load', { alias: route.alias, policyId, err: error });
+          return undefined;
         }
       }),
     );
+    try {
+      this.applyLoaded(route, reason);
+    } finally {
+      for (const lease of leases) lease?.release();
+    }
+  }
+
+  private applyLoaded(route: Route, reason: string): void {
     if (this.table.apply(route)) {
       this.logger.info('route applied', {
         alias: route.alias,

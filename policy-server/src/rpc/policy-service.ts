@@ -40,7 +40,10 @@ function sourcePaths(message: string): SourcePaths {
   };
 }
 
-/** Checks a request's sources (count and texts) and returns its decoding. */
+/**
+ * Checks a request's sources: more than `maxSources` is RESOURCE_EXHAUSTED at once; none, empty or
+ * over-long ones are recorded in `v`.
+ */
 function parseSources(
   message: string,
   sources: readonly string[],

@@ -110,10 +110,7 @@ export function targetOf(ref: common.PolicyRef | undefined, v: Violations, path:
   }
 }
 
-/**
- * Checks a list of source texts: `count` between 1 and `max` (RESOURCE_EXHAUSTED past `max` is the
- * caller's to throw), each non-empty and at most `maxChars` long.
- */
+/** Checks that each text is non-empty and at most `maxChars` long, recording problems in `v`. */
 export function checkTexts(
   texts: readonly string[],
   maxChars: number,

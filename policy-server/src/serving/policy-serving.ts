@@ -274,6 +274,7 @@ export class PolicyServing {
         policyIds: [...new Set(route.variants.filter((v) => v.weight > 0).map((v) => v.policyId))],
       };
     }
+    if (this.options.pool.isLoaded(name)) return { kind: 'policy', policyIds: [name] };
     return (await this.options.catalog.find(name)) === undefined
       ? undefined
       : { kind: 'policy', policyIds: [name] };

@@ -1,0 +1,324 @@
+/**
+ * Policy-server throughput and latency over gRPC, driven by ghz (an ecosystem gRPC load tool),
+ * against the same generation in-process, at several concurrencies. One source per request, greedy
+ * decoding of `--max-new` tokens: translations/s, generated tokens/s, p50/p99 latency.
+ *
+ *   bash bench/policy-server/install-ghz.sh      # once: ghz v0.120.0 into ~/.cache/rest-tools/bin
+ *   nice node --conditions=source --import tsx bench/policy-server/bench.ts \
+ *     [--bundle DIR] [--levels 1,8,64] [--duration 5] [--rounds 3] [--threads 2] [--max-new 32]
+ *     [--max-wait 1ms] [--rejoin 20ms]
+ *
+ * - The server is the real one (`startPolicyServer`, config through the schema), on loopback, with
+ *   NATS and FerretDB from testkit, serving the bundle from a local folder. ghz calls
+ *   `rest.v1.PolicyService/Translate` with `-c <level>` for `--duration` seconds (after a 2 s
+ *   warm-up run), cycling through Multi30k valid.de; tokens come from the server's own
+ *   `policy_generated_tokens_total`.
+ * - Each level runs `--rounds` alternating rounds of both sides and reports each side's best round
+ *   (highest translations/s, with that round's latencies).
+ * - In-process is what a caller linking @rest/runtime would do with the same concurrency: batches of
+ *   `<level>` sources, tokenised, `generate`d with the same session options, detokenised, back to
+ *   back for the same duration; a translation's latency is its batch's time. It is the upper bound
+ *   the server's batching tries to reach (no RPC, no queueing, perfectly full batches).
+ * - Without `--bundle`, a synthetic policy is built (cached under the work folder): a 3+3-layer
+ *   Transformer, d_model 256, with random parameters and a 4,000-token BPE vocabulary. Random
+ *   parameters rarely emit the end token, so nearly every translation is `--max-new` tokens: the
+ *   work per request is fixed, which is what a throughput comparison wants.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, startPolicyServer } from '@rest/policy-server';
+import {
+  generate,
+  ParamTable,
+  Seq2SeqModel,
+  transformerParams,
+  writePolicyBundle,
+  type TransformerConfig,
+} from '@rest/runtime';
+import { NOOP_LOGGER } from '@rest/service-kit';
+import { startInfra } from '@rest/testkit';
+import { loadTokenizer, trainBpe, writeTokenizerFiles } from '@rest/text';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const { values: args } = parseArgs({
+  options: {
+    bundle: { type: 'string' },
+    levels: { type: 'string', default: '1,8,64' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '2' },
+    'max-new': { type: 'string', default: '32' },
+    'max-wait': { type: 'string', default: '1ms' },
+    rejoin: { type: 'string', default: '20ms' },
+    work: { type: 'string', default: join(tmpdir(), 'rest-bench-policy-server') },
+    ghz: {
+      type: 'string',
+      default: join(
+        process.env['REST_TOOLS_DIR'] ?? join(process.env['HOME'] ?? '', '.cache', 'rest-tools'),
+        'bin',
+        'ghz',
+      ),
+    },
+    data: { type: 'string', default: resolve(ROOT, '..', 'shared', 'data', 'multi30k') },
+  },
+});
+const levels = args.levels.split(',').map(Number);
+const durationS = Number(args.duration);
+const rounds = Number(args.rounds);
+const threads = Number(args.threads);
+const maxNew = Number(args['max-new']);
+const sources = readFileSync(resolve(args.data, 'valid.de'), 'utf8').split('\n').filter(Boolean);
+
+const SYNTHETIC: TransformerConfig = {
+  vocabSize: 4000,
+  dModel: 256,
+  heads: 4,
+  ffnDim: 1024,
+  encoderLayers: 3,
+  decoderLayers: 3,
+  maxPositions: 256,
+};
+
+async function syntheticBundle(work: string): Promise<string> {
+  const dir = join(work, 'synthetic-policy');
+  if (existsSync(join(dir, 'onnx', 'decoder_model_merged.onnx'))) return dir;
+  const tokDir = join(work, 'tokenizer');
+  const train = (file: string): string[] =>
+    readFileSync(resolve(args.data, file), 'utf8').split('\n').slice(0, 4000);
+  await writeTokenizerFiles(
+    tokDir,
+    trainBpe([...train('train.de'), ...train('train.en')], { vocabSize: SYNTHETIC.vocabSize }),
+  );
+  const vocab = (await loadTokenizer(tokDir)).vocabSize;
+  const config = { ...SYNTHETIC, vocabSize: vocab };
+  const table = new ParamTable(transformerParams(config));
+  await writePolicyBundle(dir, {
+    config,
+    params: table.initialize(new Float32Array(table.size), 1),
+    tokenizerDir: tokDir,
+    lineage: { policyId: 'bench', producer: 'bench/policy-server' },
+    generation: { maxLength: 256, numBeams: 1 },
+  });
+  return dir;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length === 0
+    ? NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface Figures {
+  readonly translationsPerS: number;
+  readonly tokensPerS: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  /** Mean sources per batch (gRPC: from the server's histogram; in-process: the level). */
+  readonly meanBatch: number;
+}
+
+async function inProcess(
+  model: Seq2SeqModel,
+  tok: Awaited<ReturnType<typeof loadTokenizer>>,
+  level: number,
+): Promise<Figures> {
+  const latencies: number[] = [];
+  let translations = 0;
+  let tokens = 0;
+  let next = 0;
+  const started = performance.now();
+  while (performance.now() - started < durationS * 1000) {
+    const t0 = performance.now();
+    const batch = Array.from({ length: level }, () => sources[next++ % sources.length]!);
+    const out = await generate(
+      model,
+      batch.map((s) => tok.encode(s)),
+      { strategy: 'greedy', maxNewTokens: maxNew },
+    );
+    for (const cs of out) {
+      tok.decode(cs[0]!.tokenIds);
+      tokens += cs[0]!.tokenIds.length;
+    }
+    const ms = performance.now() - t0;
+    for (let i = 0; i < level; i++) latencies.push(ms);
+    translations += level;
+  }
+  const elapsedS = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    translationsPerS: translations / elapsedS,
+    tokensPerS: tokens / elapsedS,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    errors: 0,
+    meanBatch: level,
+  };
+}
+
+interface GhzReport {
+  count: number;
+  total: number;
+  latencyDistribution: { percentage: number; latency: number }[] | null;
+  statusCodeDistribution: Record<string, number>;
+}
+
+/** Runs ghz as a child process (asynchronously: the server it loads lives in this process). */
+function runGhz(address: string, dataFile: string, level: number, seconds: number): Promise<GhzReport> {
+  const child = spawn(
+    args.ghz,
+    [
+      '--insecure',
+      '--proto',
+      join(ROOT, 'proto', 'rest', 'v1', 'policy.proto'),
+      '--import-paths',
+      join(ROOT, 'proto'),
+      '--call',
+      'rest.v1.PolicyService/Translate',
+      '--data-file',
+      dataFile,
+      '--concurrency',
+      String(level),
+      '--duration',
+      `${seconds}s`,
+      '--duration-stop',
+      'wait',
+      '--timeout',
+      '60s',
+      '--cpus',
+      '1',
+      '--format',
+      'json',
+      address,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return new Promise((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`ghz failed (${code}): ${stderr}`));
+      else resolvePromise(JSON.parse(stdout) as GhzReport);
+    });
+  });
+}
+
+/** Summed values of the server's series `name` (all label sets). */
+async function metric(metricsPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.split(' ').pop());
+  }
+  return sum;
+}
+
+async function overGrpc(
+  address: string,
+  metricsPort: number,
+  dataFile: string,
+  level: number,
+): Promise<Figures> {
+  await runGhz(address, dataFile, level, 2); // warm-up: connections, batchers, JIT
+  const names = ['policy_generated_tokens_total', 'policy_batch_sources_sum', 'policy_batch_sources_count'];
+  const before = await Promise.all(names.map((n) => metric(metricsPort, n)));
+  const report = await runGhz(address, dataFile, level, durationS);
+  const after = await Promise.all(names.map((n) => metric(metricsPort, n)));
+  const [tokens, batchSources, batches] = after.map((a, i) => a - before[i]!) as [number, number, number];
+  const ok = report.statusCodeDistribution['OK'] ?? 0;
+  const totalS = report.total / 1e9;
+  const at = (p: number): number =>
+    (report.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? NaN) / 1e6;
+  return {
+    translationsPerS: ok / totalS,
+    tokensPerS: tokens / totalS,
+    p50Ms: at(50),
+    p99Ms: at(99),
+    errors: report.count - ok,
+    meanBatch: batchSources / batches,
+  };
+}
+
+if (!existsSync(args.ghz)) {
+  console.error(`ghz not found at ${args.ghz}: run bash bench/policy-server/install-ghz.sh`);
+  process.exit(1);
+}
+await mkdir(args.work, { recursive: true });
+const bundle = args.bundle === undefined ? await syntheticBundle(args.work) : resolve(args.bundle);
+const dataFile = join(args.work, 'requests.json');
+await writeFile(
+  dataFile,
+  JSON.stringify(
+    sources.slice(0, 1000).map((s) => ({
+      policy: { policy_id: 'bench' },
+      sources: [s],
+      decoding: { strategy: 'DECODING_STRATEGY_GREEDY', max_new_tokens: maxNew },
+    })),
+  ),
+);
+
+const infra = await startInfra();
+const config = loadConfig({
+  env: {
+    POLICY_GRPC__HOST: '127.0.0.1',
+    POLICY_GRPC__PORT: '0',
+    POLICY_GRPC__METRICS_PORT: '0',
+    POLICY_LOG_LEVEL: 'error',
+    POLICY_NATS_URL: infra.natsUrl,
+    POLICY_MONGO_URI: infra.mongoUri,
+    POLICY_MONGO_DB: `bench_${process.pid}`,
+    POLICY_POLICIES__DIRS: JSON.stringify([bundle]),
+    POLICY_POLICIES__PRELOAD: JSON.stringify(['bench']),
+    POLICY_RUNTIME__INTRA_OP_THREADS: String(threads),
+    POLICY_BATCHING__MAX_WAIT_MS: args['max-wait'],
+    POLICY_BATCHING__REJOIN_WAIT_MS: args.rejoin,
+    POLICY_BATCHING__MAX_BATCH_SOURCES: String(Math.max(...levels)),
+    POLICY_LIMITS__MAX_NEW_TOKENS: String(Math.max(512, maxNew)),
+  },
+});
+const server = await startPolicyServer({ config, logger: NOOP_LOGGER });
+const address = `127.0.0.1:${server.port}`;
+const tok = await loadTokenizer(bundle);
+const { model } = await Seq2SeqModel.load(bundle, { intraOpThreads: threads });
+await generate(model, [tok.encode(sources[0]!)], { strategy: 'greedy', maxNewTokens: 2 });
+
+const rows: string[] = [];
+try {
+  for (const level of levels) {
+    // Alternating rounds, best of each side: on a shared machine contention only ever slows a
+    // round down, so the best round is the least disturbed one.
+    let local: Figures | undefined;
+    let remote: Figures | undefined;
+    for (let round = 0; round < rounds; round++) {
+      const l = await inProcess(model, tok, level);
+      const r = await overGrpc(address, server.metricsPort!, dataFile, level);
+      if (local === undefined || l.translationsPerS > local.translationsPerS) local = l;
+      if (remote === undefined || r.translationsPerS > remote.translationsPerS) remote = r;
+    }
+    const overhead = 1 - remote!.translationsPerS / local!.translationsPerS;
+    rows.push(
+      `| ${level} | ${remote!.translationsPerS.toFixed(1)} | ${remote!.tokensPerS.toFixed(0)} | ${remote!.p50Ms.toFixed(1)} | ${remote!.p99Ms.toFixed(1)} | ${local!.translationsPerS.toFixed(1)} | ${local!.tokensPerS.toFixed(0)} | ${local!.p50Ms.toFixed(1)} | ${local!.p99Ms.toFixed(1)} | ${(overhead * 100).toFixed(1)}% | ${remote!.meanBatch.toFixed(1)} | ${remote!.errors} |`,
+    );
+    console.error(`concurrency ${level} done`);
+  }
+} finally {
+  await model.release();
+  await server.shutdown('bench done');
+  await infra.stop();
+}
+console.log(
+  `bundle ${bundle}, greedy, ${maxNew} new tokens max, ${threads} intra-op threads, ${durationS} s per level, batching.maxWaitMs ${args['max-wait']}, batching.rejoinWaitMs ${args.rejoin}`,
+);
+console.log('');
+console.log(
+  '| concurrency | gRPC translations/s | gRPC tokens/s | gRPC p50 ms | gRPC p99 ms | in-process translations/s | in-process tokens/s | in-process p50 ms | in-process p99 ms | gRPC overhead | gRPC mean batch | errors |',
+);
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const row of rows) console.log(row);
