@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { AutoModelForSeq2SeqLM, AutoTokenizer, Tensor, env } from '@huggingface/transformers';
 import { Seq2SeqModel, generate } from '@rest/runtime';
 import { loadTokenizer } from '@rest/text';
+import { runSacrebleuPeer } from '@rest/text/testing';
 import {
   pretrain,
   PRETRAIN_DEFAULTS,
@@ -81,7 +82,15 @@ test('rest pretrain: loss falls, validation runs, a restart resumes, the best bu
     Math.abs(lineage.metrics.validBleu! - best) < 1e-9,
     'the bundle is the best validation checkpoint',
   );
-  assert.ok(Number.isFinite(lineage.metrics.testBleu));
+  // The reported test BLEU is the sacrebleu package's number for the written translations.
+  const hyps = (await readFile(join(dir, 'work', 'test.hyp'), 'utf8')).split('\n').slice(0, -1);
+  const test = await readParallel(defaultDataDir(), 'test', 'de', 'en');
+  const peer = runSacrebleuPeer([{ kind: 'corpus', metric: 'bleu', options: {}, hyps, refs: [test.tgt] }]);
+  const theirs = (peer.results[0] as { score: number }).score;
+  assert.ok(
+    Math.abs(lineage.metrics.testBleu! - theirs) < 1e-9,
+    `ours ${lineage.metrics.testBleu}, sacrebleu ${theirs}`,
+  );
 });
 
 test('transformers.js loads the bundle from disk: same token ids, same greedy translations on 200 sentences', async () => {
