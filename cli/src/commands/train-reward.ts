@@ -165,6 +165,11 @@ export function addTrainRewardCommand(program: Command): void {
     .option('--samples <n>', 'policy samples per source', num, d.samples)
     .option('--temperature <t>', 'sampling temperature', num, d.temperature)
     .option('--max-new-tokens <n>', 'longest sample, in tokens', num, d.maxNewTokens)
+    .option(
+      '--samples-file <file.json>',
+      'keep the policy samples here; a later run with the same policy, sampling flags and seed reuses them',
+      d.samplesFile,
+    )
     .option('--perturbations <n>', 'perturbations of the reference per source (0-6)', num, d.perturbations)
     .option('--no-references', 'leave the references out of the candidates')
     .option(

@@ -62,6 +62,7 @@ export function qeManifest(spec: Omit<QeBundleSpec, 'params' | 'tokenizerDir' | 
       inputs: [
         { name: QE_IO.inputIds, role: 'input_ids' },
         { name: QE_IO.attentionMask, role: 'attention_mask' },
+        { name: QE_IO.tokenTypeIds, role: 'token_type_ids' },
       ],
       output: QE_IO.score,
       maxLength: spec.maxLength,

@@ -28,6 +28,8 @@ export interface Example {
   readonly target: number;
   /** The encoded pair `[S]`. */
   readonly ids: readonly number[];
+  /** The segment of each token `[S]`: 0 source, 1 hypothesis. */
+  readonly segments: readonly number[];
 }
 
 /** Options of {@link buildExamples}. */
@@ -86,7 +88,7 @@ export async function buildExamples(
   return pending.map((p, k) => {
     const pair = encodePair(template, tokenizer, items[k]!, options.maxLength, 'longest_first');
     if (typeof pair === 'string') throw new RangeError(pair);
-    return { ...p, target: targets[k]!, ids: pair.ids };
+    return { ...p, target: targets[k]!, ids: pair.ids, segments: pair.segments };
   });
 }
 
@@ -120,8 +122,8 @@ export function tokenBatches(examples: readonly Example[], maxTokens: number, se
 }
 
 /**
- * Feeds of one batch: `input_ids [B, S] i64` (padded with `padId`), `attention_mask [B, S] i64`, and
- * with `withTarget` also `target [B] f32`.
+ * Feeds of one batch: `input_ids [B, S] i64` (padded with `padId`), `attention_mask [B, S] i64`,
+ * `token_type_ids [B, S] i64` (0 on padding), and with `withTarget` also `target [B] f32`.
  */
 export function batchFeeds(
   examples: readonly Example[],
@@ -134,18 +136,21 @@ export function batchFeeds(
   for (const i of batch) s = Math.max(s, examples[i]!.ids.length);
   const ids = new BigInt64Array(b * s).fill(BigInt(padId)); // [B, S] i64
   const mask = new BigInt64Array(b * s); // [B, S] i64
+  const types = new BigInt64Array(b * s); // [B, S] i64
   const target = new Float32Array(b); // [B] f32
   batch.forEach((i, row) => {
     const e = examples[i]!;
     e.ids.forEach((id, col) => {
       ids[row * s + col] = BigInt(id);
       mask[row * s + col] = 1n;
+      types[row * s + col] = BigInt(e.segments[col]!);
     });
     target[row] = e.target;
   });
   return {
     [QE_IO.inputIds]: hostTensor('i64', [b, s], ids),
     [QE_IO.attentionMask]: hostTensor('i64', [b, s], mask),
+    [QE_IO.tokenTypeIds]: hostTensor('i64', [b, s], types),
     ...(withTarget ? { target: hostTensor('f32', [b], target) } : {}),
   };
 }

@@ -1,30 +1,38 @@
 /**
  * The learned quality-estimation (QE) reward model: a Transformer encoder (@rest/runtime's `encode`,
- * the policy's encoder architecture) over one tokenized (source, hypothesis) pair, a masked mean-pool, a
+ * the policy's encoder architecture) over one tokenized (source, hypothesis) pair, COMET-style pooled
+ * features (Rei et al. 2020: the two sides' embeddings, their product and their distance), a
  * one-hidden-layer regression head and a sigmoid scaled onto the predicted metric's range:
  *
- *   h     = encode(input_ids, attention_mask)                    [B, S, D]
- *   p     = Σ_s h·mask / Σ_s mask                                 [B, D]
- *   score = min + (max − min) · σ(tanh(p·W1 + b1)·w2 + b2)        [B]
+ *   h     = encode(input_ids, attention_mask)                         [B, S, D]
+ *   s, t  = masked means of h over the source / hypothesis segment    [B, D] each (token_type_ids 0 / 1)
+ *   f     = [s, t, s⊙t, |s − t|]                                       [B, 4D]
+ *   score = min + (max − min) · σ(tanh(f·W1 + b1)·w2 + b2)             [B]
  *
- * Trained with the mean squared error on the [0, 1] scale, `mean((σ(…) − (target − min)/(max − min))²)`,
- * so the loss does not depend on the metric's units. The parameter table is the Transformer's encoder
- * rows (`embed`, `enc.<i>.*`, `enc.ln`: the same names as a policy's, so a policy's encoder can seed
- * it) plus `head.fc.{w,b}` and `head.out.{w,b}`.
+ * Each segment holds at least its separator token, so neither mean is empty. Every token attends to
+ * both sides, so `t` already carries cross-lingual evidence; the explicit product and distance make
+ * "does the hypothesis match the source" easy for the head to read. Trained with the mean squared
+ * error on the [0, 1] scale, `mean((σ(…) − (target − min)/(max − min))²)`, so the loss does not depend
+ * on the metric's units. The parameter table is the Transformer's encoder rows (`embed`, `enc.<i>.*`,
+ * `enc.ln`: the same names as a policy's, so a policy's encoder can seed it) plus `head.fc.{w,b}` and
+ * `head.out.{w,b}`.
  *
  * Dimension letters: B batch (pairs), S pair tokens, D model width, V vocabulary.
  */
 import {
   add,
   cast,
+  concat,
   div,
   encode,
   gemm,
   Graph,
   mul,
+  neg,
   ParamTable,
   reduceMean,
   reduceSum,
+  relu,
   sigmoid,
   squeeze,
   sub,
@@ -38,7 +46,12 @@ import {
 } from '@rest/runtime';
 
 /** The ONNX model's input and output names (what `reward.json` lists). */
-export const QE_IO = { inputIds: 'input_ids', attentionMask: 'attention_mask', score: 'score' } as const;
+export const QE_IO = {
+  inputIds: 'input_ids',
+  attentionMask: 'attention_mask',
+  tokenTypeIds: 'token_type_ids',
+  score: 'score',
+} as const;
 
 /** Architecture and output range of a QE model. */
 export interface QeModelConfig {
@@ -56,58 +69,71 @@ export function isEncoderParam(name: string): boolean {
 /** The QE model's ordered parameter table; see the module comment. */
 export function qeParams(c: QeModelConfig): ParamSpec[] {
   const d = c.encoder.dModel;
-  const limit = Math.sqrt(6 / (d + d));
+  const limit = Math.sqrt(6 / (4 * d + d));
   return [
     ...transformerParams({ ...c.encoder, decoderLayers: 0 }).filter((p) => isEncoderParam(p.name)),
-    { name: 'head.fc.w', shape: [d, d], init: { kind: 'uniform', limit } },
+    { name: 'head.fc.w', shape: [4 * d, d], init: { kind: 'uniform', limit } },
     { name: 'head.fc.b', shape: [d], init: { kind: 'zeros' } },
     { name: 'head.out.w', shape: [d, 1], init: { kind: 'uniform', limit: Math.sqrt(6 / (d + 1)) } },
     { name: 'head.out.b', shape: [1], init: { kind: 'zeros' } },
   ];
 }
 
+/** The pair's three inputs, `[B, S] i64` each. */
+export interface QeInputs {
+  readonly ids: Tensor;
+  readonly mask: Tensor;
+  /** 0 on the source segment, 1 on the hypothesis segment (the pair encoder's segments). */
+  readonly types: Tensor;
+}
+
+/** Declares the three inputs, in the manifest's order. */
+function declareInputs(g: Graph, b: string, s: string): QeInputs {
+  return {
+    ids: g.input(QE_IO.inputIds, 'i64', [b, s]),
+    mask: g.input(QE_IO.attentionMask, 'i64', [b, s]),
+    types: g.input(QE_IO.tokenTypeIds, 'i64', [b, s]),
+  };
+}
+
 /**
  * The head's output before the sigmoid and the range scaling, `[B]`: the logit of the score's position
  * in the range.
  */
-function qeLogit(
-  c: QeModelConfig,
-  g: Graph,
-  p: ReadonlyMap<string, Tensor>,
-  ids: Tensor,
-  mask: Tensor,
-): Tensor {
-  const { memory } = encode({ ...c.encoder, decoderLayers: 0 }, g, p, ids, mask); // [B, S, D]
-  const m = unsqueeze(cast(mask, memory.dtype), [2]); // [B, S, 1]
-  const pooled = div(reduceSum(mul(memory, m), [1]), reduceSum(m, [1])); // [B, D]
-  const hidden = tanh(gemm(pooled, p.get('head.fc.w')!, p.get('head.fc.b'))); // [B, D]
+function qeLogit(c: QeModelConfig, g: Graph, p: ReadonlyMap<string, Tensor>, x: QeInputs): Tensor {
+  const { memory } = encode({ ...c.encoder, decoderLayers: 0 }, g, p, x.ids, x.mask); // [B, S, D]
+  const m = cast(x.mask, memory.dtype); // [B, S]
+  const hyp = mul(m, cast(x.types, memory.dtype)); // [B, S]: 1 on hypothesis tokens
+  const src = sub(m, hyp); // [B, S]: 1 on source tokens
+  const mean = (w: Tensor): Tensor => {
+    const w3 = unsqueeze(w, [2]); // [B, S, 1]
+    return div(reduceSum(mul(memory, w3), [1]), reduceSum(w3, [1])); // [B, D]
+  };
+  const s = mean(src);
+  const t = mean(hyp);
+  const diff = sub(s, t); // [B, D]
+  const features = concat([s, t, mul(s, t), add(relu(diff), relu(neg(diff)))], 1); // [B, 4D]
+  const hidden = tanh(gemm(features, p.get('head.fc.w')!, p.get('head.fc.b'))); // [B, D]
   return squeeze(gemm(hidden, p.get('head.out.w')!, p.get('head.out.b')), [1]); // [B]
 }
 
 /** The score `[B]` in the configured range, for parameters `p` (inputs or constants). */
-export function qeScore(
-  c: QeModelConfig,
-  g: Graph,
-  p: ReadonlyMap<string, Tensor>,
-  ids: Tensor,
-  mask: Tensor,
-): Tensor {
+export function qeScore(c: QeModelConfig, g: Graph, p: ReadonlyMap<string, Tensor>, x: QeInputs): Tensor {
   const { min, max } = c.range;
-  return add(mul(sigmoid(qeLogit(c, g, p, ids, mask)), max - min), min);
+  return add(mul(sigmoid(qeLogit(c, g, p, x)), max - min), min);
 }
 
 /**
- * The training forward for `Trainer`: declares `input_ids [B, S] i64`, `attention_mask [B, S] i64`
- * and `target [B] f32` (the metric's raw score) and returns the [0, 1]-scale MSE. Dropout is the
- * encoder config's.
+ * The training forward for `Trainer`: declares `input_ids`, `attention_mask`, `token_type_ids`
+ * (`[B, S] i64`) and `target [B] f32` (the metric's raw score) and returns the [0, 1]-scale MSE.
+ * Dropout is the encoder config's.
  */
 export function qeTrainingForward(c: QeModelConfig): ForwardFn {
   const { min, max } = c.range;
   return (g, p) => {
-    const ids = g.input(QE_IO.inputIds, 'i64', ['B', 'S']);
-    const mask = g.input(QE_IO.attentionMask, 'i64', ['B', 'S']);
+    const x = declareInputs(g, 'B', 'S');
     const target = g.input('target', 'f32', ['B']);
-    const predicted = sigmoid(qeLogit(c, g, p, ids, mask)); // [B] in (0, 1)
+    const predicted = sigmoid(qeLogit(c, g, p, x)); // [B] in (0, 1)
     const error = sub(predicted, div(sub(target, min), max - min)); // [B]
     return { loss: reduceMean(mul(error, error), [0]) };
   };
@@ -119,21 +145,21 @@ function withoutDropout(c: QeModelConfig): QeModelConfig {
 
 /**
  * A forward-only graph whose parameters are inputs named as in the table (fed from the trainer's live
- * buffers, so evaluating during training copies nothing): `input_ids`, `attention_mask` → `score [B]`.
+ * buffers, so evaluating during training copies nothing): `input_ids`, `attention_mask`,
+ * `token_type_ids` → `score [B]`.
  * Dropout is off.
  */
 export function qeEvalGraph(c: QeModelConfig): Graph {
   const g = new Graph('qe_reward_eval');
   const p = new ParamTable(qeParams(c)).inputs(g, 'f32');
-  const ids = g.input(QE_IO.inputIds, 'i64', ['batch_size', 'sequence_length']);
-  const mask = g.input(QE_IO.attentionMask, 'i64', ['batch_size', 'sequence_length']);
-  g.output(qeScore(withoutDropout(c), g, p, ids, mask), QE_IO.score);
+  const x = declareInputs(g, 'batch_size', 'sequence_length');
+  g.output(qeScore(withoutDropout(c), g, p, x), QE_IO.score);
   return g;
 }
 
 /**
  * The exported inference graph: parameters (`params` in `qeParams(c)` layout) baked in as
- * initializers, inputs `input_ids`, `attention_mask` `[batch_size, sequence_length] i64`, output
+ * initializers, inputs `input_ids`, `attention_mask`, `token_type_ids` `[batch_size, sequence_length] i64`, output
  * `score [batch_size] f32`. Dropout is off.
  * @throws ParamTableError when `params` does not have the table's size
  */
@@ -144,8 +170,7 @@ export function qeInferenceGraph(c: QeModelConfig, params: Float32Array): Graph 
   const p = new Map(
     table.entries.map((e) => [e.name, g.constant('f32', e.shape, views.get(e.name)!, e.name)]),
   );
-  const ids = g.input(QE_IO.inputIds, 'i64', ['batch_size', 'sequence_length']);
-  const mask = g.input(QE_IO.attentionMask, 'i64', ['batch_size', 'sequence_length']);
-  g.output(qeScore(withoutDropout(c), g, p, ids, mask), QE_IO.score);
+  const x = declareInputs(g, 'batch_size', 'sequence_length');
+  g.output(qeScore(withoutDropout(c), g, p, x), QE_IO.score);
   return g;
 }

@@ -30,6 +30,11 @@ export interface TrainRewardOptions {
   readonly samples: number;
   readonly temperature: number;
   readonly maxNewTokens: number;
+  /**
+   * A JSON file that keeps the policy samples: reused when it holds them for the same policy, sampling
+   * settings and seed, written otherwise; "" for none.
+   */
+  readonly samplesFile: string;
   /** Perturbations of the reference per source (at most 6 kinds). */
   readonly perturbations: number;
   /** Include the references as candidates. */
@@ -69,6 +74,7 @@ export const TRAIN_REWARD_DEFAULTS: Omit<TrainRewardOptions, 'policy' | 'out' | 
   samples: 4,
   temperature: 1,
   maxNewTokens: 64,
+  samplesFile: '',
   perturbations: 2,
   references: true,
   init: 'auto',

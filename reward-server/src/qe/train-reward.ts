@@ -21,7 +21,7 @@ import {
   loadCheckpoint,
   OPTIMIZER_SLOTS,
   ParamTable,
-  Seq2SeqModel,
+  readBundleManifest,
   Session,
   Trainer,
   transformerParams,
@@ -34,7 +34,8 @@ import { compileTemplate } from '../learned/pair-encoder.js';
 import { createMetricScorers } from '../scoring/metric-scorers.js';
 import { meanStd } from '../scoring/normalize.js';
 import { QE_INFO_FILE, qeTemplate, writeQeRewardBundle } from './bundle.js';
-import { decodeAll, readCorpus, splitSources } from './corpus.js';
+import { policySamples } from './samples.js';
+import { readCorpus, splitSources } from './corpus.js';
 import { agreement, agreementByOrigin, type Agreement } from './agreement.js';
 import { batchFeeds, buildExamples, tokenBatches, type Example } from './examples.js';
 import { isEncoderParam, qeEvalGraph, qeParams, qeTrainingForward, type QeModelConfig } from './qe-model.js';
@@ -128,28 +129,13 @@ export async function trainRewardModel(
     message: `${picked.length} sources (train ${split.train.length}, dev ${split.dev.length}, test ${split.test.length}); ${o.samples} samples each at temperature ${o.temperature}`,
   });
 
-  const { model, manifest } = await Seq2SeqModel.load(o.policy, { intraOpThreads: o.threads });
-  const samples = new Map<number, string[]>();
-  try {
-    if (o.samples > 0) {
-      const decoded = await decodeAll(
-        model,
-        tokenizer,
-        picked.map((i) => corpus.sources[i]!),
-        {
-          strategy: 'sample',
-          numReturn: o.samples,
-          temperature: o.temperature,
-          maxNewTokens: o.maxNewTokens,
-          seed: o.seed,
-        },
-        { onProgress: (done, total) => emit({ kind: 'sample', done, total }) },
-      );
-      picked.forEach((i, k) => samples.set(i, decoded[k]!));
-    }
-  } finally {
-    await model.release();
-  }
+  const manifest = await readBundleManifest(o.policy);
+  const samples =
+    o.samples === 0
+      ? new Map<number, string[]>()
+      : await policySamples(corpus, picked, tokenizer, o, o.samplesFile, (done, total) =>
+          emit({ kind: 'sample', done, total }),
+        );
 
   const metric = (await createMetricScorers()).find((s) => s.info.name === o.metric)!;
   const template = compileTemplate(qeTemplate(tokenizer), tokenizer);
