@@ -68,19 +68,15 @@ export {
 } from './models/transformer.js';
 export type { TransformerBatch } from './models/transformer.js';
 export { sinusoidTable } from './models/layers.js';
-export { encoderGraph, decoderGraph, cacheNames, ENCODER_FILE, DECODER_FILE } from './models/inference-graphs.js';
 export {
-  writePolicyBundle,
-  readBundleManifest,
-  BundleError,
-  BUNDLE_FILES,
-} from './policy/bundle.js';
-export type {
-  BundleLineage,
-  BundleManifest,
-  GenerationDefaults,
-  PolicyBundleSpec,
-} from './policy/bundle.js';
+  encoderGraph,
+  decoderGraph,
+  cacheNames,
+  ENCODER_FILE,
+  DECODER_FILE,
+} from './models/inference-graphs.js';
+export { writePolicyBundle, readBundleManifest, BundleError, BUNDLE_FILES } from './policy/bundle.js';
+export type { BundleLineage, BundleManifest, GenerationDefaults, PolicyBundleSpec } from './policy/bundle.js';
 export { Seq2SeqModel, takeRows } from './policy/seq2seq.js';
 export type { DecoderState } from './policy/seq2seq.js';
 export { generate, scoreTargets, resolveDecoding, rowSeed, DecodingError } from './policy/generate.js';
