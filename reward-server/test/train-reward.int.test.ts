@@ -54,6 +54,7 @@ function options(over: Partial<TrainRewardOptions>): TrainRewardOptions {
     maxLength: 128,
     maxMinutes: 5,
     threads: 1,
+    samplesFile: join(dir, 'samples.json'),
     ...over,
   };
 }
@@ -177,6 +178,24 @@ describe('train-reward', () => {
     } finally {
       await h.close();
     }
+  });
+
+  it('trainRewardModel: the samples file is reused with the same settings and refused with others', async () => {
+    const kept = JSON.parse(await readFile(join(dir, 'samples.json'), 'utf8')) as {
+      candidates: Record<string, string[]>;
+    };
+    assert.equal(Object.keys(kept.candidates).length, 80);
+    assert.ok(Object.values(kept.candidates).every((c) => c.length === 2));
+    const again: TrainRewardEvent[] = [];
+    const rerun = await trainRewardModel(options({ epochs: 1, out: join(dir, 'rm-again') }), (e) =>
+      again.push(e),
+    );
+    assert.equal(again.filter((e) => e.kind === 'sample').length, 0, 'nothing sampled');
+    assert.deepEqual(rerun.pairs, result.pairs, 'the same candidates');
+    await assert.rejects(
+      trainRewardModel(options({ temperature: 0.5, out: join(dir, 'rm-other') }), () => {}),
+      /samplesFile: .*samples\.json was drawn with other temperature; delete it or name another file/,
+    );
   });
 
   it('trainRewardModel: refuses bad options, every problem at once', async () => {

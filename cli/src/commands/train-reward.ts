@@ -184,7 +184,7 @@ export function addTrainRewardCommand(program: Command): void {
     .option('--dropout <p>', 'dropout', num, d.dropout)
     .option(
       '--lr <rate>',
-      'peak learning rate (0 = 3e-4 for a policy encoder, 1e-3 for a fresh one)',
+      'peak learning rate (0 = 6e-4 for a policy encoder, 1e-3 for a fresh one)',
       num,
       d.lr,
     )

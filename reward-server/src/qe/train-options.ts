@@ -47,7 +47,7 @@ export interface TrainRewardOptions {
   readonly ffnDim: number;
   readonly layers: number;
   readonly dropout: number;
-  /** Peak learning rate; 0 = 3e-4 when seeded from the policy, 1e-3 otherwise. */
+  /** Peak learning rate; 0 = 6e-4 when seeded from the policy, 1e-3 otherwise. */
   readonly lr: number;
   /** Linear warmup steps, at most a tenth of the run's steps; then cosine decay to 5 % of the peak. */
   readonly warmupSteps: number;
@@ -85,7 +85,7 @@ export const TRAIN_REWARD_DEFAULTS: Omit<TrainRewardOptions, 'policy' | 'out' | 
   dropout: 0.1,
   lr: 0,
   warmupSteps: 200,
-  epochs: 4,
+  epochs: 6,
   batchTokens: 2048,
   maxLength: 256,
   maxMinutes: 60,

@@ -155,7 +155,7 @@ export async function trainRewardModel(
   const init = await initialEncoder(o, manifest, tokenizer.vocabSize, padId, emit);
   const config: QeModelConfig = { encoder: init.encoder, range: { min: 0, max: 100 } };
   const table = new ParamTable(qeParams(config));
-  const lr = o.lr > 0 ? o.lr : init.weights === undefined ? 1e-3 : 3e-4;
+  const lr = o.lr > 0 ? o.lr : init.weights === undefined ? 1e-3 : 6e-4;
   const batchesPerEpoch = tokenBatches(train, o.batchTokens, o.seed).length;
   const totalSteps = Math.max(2, o.epochs * batchesPerEpoch);
   // Short runs (tests, smoke runs) would otherwise spend most of their steps warming up.
