@@ -180,7 +180,7 @@ describe('train-reward', () => {
     }
   });
 
-  it('trainRewardModel: the samples file is reused with the same settings and refused with others', async () => {
+  it('trainRewardModel: the samples file is reused, extended with new sources, refused with other settings', async () => {
     const kept = JSON.parse(await readFile(join(dir, 'samples.json'), 'utf8')) as {
       candidates: Record<string, string[]>;
     };
@@ -192,6 +192,16 @@ describe('train-reward', () => {
     );
     assert.equal(again.filter((e) => e.kind === 'sample').length, 0, 'nothing sampled');
     assert.deepEqual(rerun.pairs, result.pairs, 'the same candidates');
+    // More sources: only the ones the file lacks are sampled, and added to it.
+    const more: TrainRewardEvent[] = [];
+    await trainRewardModel(options({ sources: 100, epochs: 1, out: join(dir, 'rm-more') }), (e) =>
+      more.push(e),
+    );
+    const last = more.filter((e) => e.kind === 'sample').at(-1);
+    assert.ok(last?.kind === 'sample' && last.total === 20, 'the 20 new sources only');
+    const grown = JSON.parse(await readFile(join(dir, 'samples.json'), 'utf8')) as typeof kept;
+    assert.equal(Object.keys(grown.candidates).length, 100);
+    for (const [i, c] of Object.entries(kept.candidates)) assert.deepEqual(grown.candidates[i], c);
     await assert.rejects(
       trainRewardModel(options({ temperature: 0.5, out: join(dir, 'rm-other') }), () => {}),
       /samplesFile: .*samples\.json was drawn with other temperature; delete it or name another file/,

@@ -2,8 +2,8 @@
  * The policy samples a QE model trains on, drawn once and optionally kept in a JSON file, so a second
  * training with other model or optimiser settings skips the sampling (the slow part of a run on a
  * small machine). A kept file is reused only when it was drawn with the same policy folder, sampling
- * settings and seed, and holds every source the run needs; otherwise the run stops rather than mix
- * samples of two settings.
+ * settings and seed (otherwise the run stops rather than mix samples of two settings); sources it
+ * lacks (a run with more `--sources`) are sampled and added to it.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -39,8 +39,8 @@ interface SamplesFile {
 
 /**
  * The samples of each of `indices` (corpus positions): read from `file` when it holds them for the
- * same settings, else drawn from the policy (and written to `file` when one is named).
- * @throws RangeError when `file` exists but was drawn with other settings or lacks a source
+ * same settings, else drawn from the policy (and added to `file` when one is named).
+ * @throws RangeError when `file` exists but was drawn with other settings
  */
 export async function policySamples(
   corpus: Corpus,
@@ -58,43 +58,45 @@ export async function policySamples(
     seed: settings.seed,
   };
   const kept = file === '' ? undefined : await readSamplesFile(file);
+  const have = new Map<number, string[]>();
   if (kept !== undefined) {
     const differs = (Object.keys(key) as (keyof typeof key)[]).filter((k) => kept[k] !== key[k]);
-    const missing = indices.filter((i) => kept.candidates[String(i)] === undefined);
-    if (differs.length > 0 || missing.length > 0) {
+    if (differs.length > 0) {
       throw new RangeError(
-        `samplesFile: ${file} was drawn with other ${differs.length > 0 ? differs.join(', ') : `sources (${missing.length} missing)`}; ` +
-          'delete it or name another file',
+        `samplesFile: ${file} was drawn with other ${differs.join(', ')}; delete it or name another file`,
       );
     }
-    return new Map(indices.map((i) => [i, kept.candidates[String(i)]!]));
+    for (const [i, candidates] of Object.entries(kept.candidates)) have.set(Number(i), candidates);
   }
-  const { model } = await Seq2SeqModel.load(settings.policy, { intraOpThreads: settings.threads });
-  let decoded: string[][];
-  try {
-    decoded = await decodeAll(
-      model,
-      tokenizer,
-      indices.map((i) => corpus.sources[i]!),
-      {
-        strategy: 'sample',
-        numReturn: settings.samples,
-        temperature: settings.temperature,
-        maxNewTokens: settings.maxNewTokens,
-        seed: settings.seed,
-      },
-      { onProgress },
-    );
-  } finally {
-    await model.release();
+  const missing = indices.filter((i) => !have.has(i));
+  if (missing.length > 0) {
+    const { model } = await Seq2SeqModel.load(settings.policy, { intraOpThreads: settings.threads });
+    try {
+      const decoded = await decodeAll(
+        model,
+        tokenizer,
+        missing.map((i) => corpus.sources[i]!),
+        {
+          strategy: 'sample',
+          numReturn: settings.samples,
+          temperature: settings.temperature,
+          maxNewTokens: settings.maxNewTokens,
+          // Sources added to a kept file draw from other streams than the ones it holds.
+          seed: settings.seed + have.size,
+        },
+        { onProgress },
+      );
+      missing.forEach((i, k) => have.set(i, decoded[k]!));
+    } finally {
+      await model.release();
+    }
+    if (file !== '') {
+      const document: SamplesFile = { format: FORMAT, ...key, candidates: Object.fromEntries(have) };
+      await writeFile(`${file}.tmp`, JSON.stringify(document));
+      await rename(`${file}.tmp`, file);
+    }
   }
-  const samples = new Map(indices.map((i, k) => [i, decoded[k]!]));
-  if (file !== '') {
-    const document: SamplesFile = { format: FORMAT, ...key, candidates: Object.fromEntries(samples) };
-    await writeFile(`${file}.tmp`, JSON.stringify(document));
-    await rename(`${file}.tmp`, file);
-  }
-  return samples;
+  return new Map(indices.map((i) => [i, have.get(i)!]));
 }
 
 async function readSamplesFile(file: string): Promise<SamplesFile | undefined> {

@@ -56,7 +56,7 @@ export interface TrainRewardOptions {
   readonly batchTokens: number;
   /** Most tokens of one pair (longer pairs are trimmed, here and when served). */
   readonly maxLength: number;
-  /** Stop training after this much wall time (the best parameters so far are kept). */
+  /** Stop training once the run (sampling included) has taken this many minutes; the best epoch is kept. */
   readonly maxMinutes: number;
   /** onnxruntime intra-op threads (0 = onnxruntime's choice). */
   readonly threads: number;
