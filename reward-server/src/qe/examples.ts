@@ -34,7 +34,7 @@ export interface Example {
 
 /** Options of {@link buildExamples}. */
 export interface BuildExamplesOptions {
-  /** Perturbations of the reference per source. */
+  /** Perturbations per source, each of the reference or of one of the source's samples. */
   readonly perturbations: number;
   /** Include the reference itself as a candidate (target: the metric's maximum). */
   readonly references: boolean;
@@ -44,8 +44,9 @@ export interface BuildExamplesOptions {
 
 /**
  * The examples of the sources `indices` (one side of the split): each source's reference (when asked),
- * its samples (`samples[i]`, duplicates and copies of the reference dropped) and perturbations (the
- * `other-reference` one borrows a reference of another source of the same side).
+ * its samples (`samples[i]`, duplicates and copies of the reference dropped) and perturbations of the
+ * reference or of a sample, half and half (the `other-reference` one borrows a reference of another
+ * source of the same side).
  */
 export async function buildExamples(
   corpus: Corpus,
@@ -71,13 +72,18 @@ export async function buildExamples(
     for (const s of samples.get(i) ?? []) add(s, 'sample');
     // Another source of the same side, never this one (when there is another).
     const shift = indices.length > 1 ? 1 + Math.floor(random() * (indices.length - 1)) : 0;
-    const input = {
-      source: corpus.sources[i]!,
-      reference,
-      otherReference: corpus.references[indices[(position + shift) % indices.length]!]!,
-    };
-    for (const kind of pickPerturbations(options.perturbations, random))
+    const drawn = samples.get(i) ?? [];
+    for (const kind of pickPerturbations(options.perturbations, random)) {
+      // Half the edits start from a policy sample, half from the reference (see ./perturb.ts).
+      const text =
+        drawn.length > 0 && random() < 0.5 ? drawn[Math.floor(random() * drawn.length)]! : reference;
+      const input = {
+        source: corpus.sources[i]!,
+        text,
+        otherReference: corpus.references[indices[(position + shift) % indices.length]!]!,
+      };
       add(perturb(kind, input, random), kind);
+    }
   });
   const items: ScoreItem[] = pending.map((p) => ({
     source: corpus.sources[p.source]!,

@@ -1,10 +1,12 @@
 /**
- * Cheap negatives for QE training: edits of a human reference whose metric score the model must learn
- * to predict without seeing the reference. Policy samples of a good policy cluster at the top of the
- * metric's range; these spread the training targets over it and teach the failure modes a policy can
- * drift into under ReST's filtering (dropped content, truncation, scrambled order, repetition,
- * untranslated source, a fluent translation of another sentence). Their targets are the metric's
- * scores like every other pair's, so nothing here decides how bad an edit is.
+ * Cheap extra candidates for QE training: edits of a candidate (the human reference or a policy sample)
+ * whose metric score the model must learn to predict without seeing the reference. They spread the
+ * training targets over the metric's range and teach the failure modes a policy can drift into under
+ * ReST's filtering (dropped content, truncation, scrambled order, repetition, untranslated source, a
+ * fluent translation of another sentence). Their targets are the metric's scores like every other
+ * pair's, so nothing here decides how bad an edit is. Editing samples as well as references matters:
+ * a repeated reference still scores high (chrF ≈ 88), so if only references were edited, repetition
+ * would go with high targets and the model would learn to reward it (ReST's reward model did).
  */
 import { words } from '../diagnostics/probes.js';
 
@@ -23,7 +25,8 @@ export type Perturbation = (typeof PERTURBATIONS)[number];
 /** What a perturbation reads. */
 export interface PerturbInput {
   readonly source: string;
-  readonly reference: string;
+  /** The candidate to edit: the reference or a policy sample. */
+  readonly text: string;
   /** The reference of another source (for `other-reference`). */
   readonly otherReference: string;
 }
@@ -31,16 +34,16 @@ export interface PerturbInput {
 /**
  * The perturbed text:
  * - `drop-words`: each word dropped with probability 1/4 (at least one dropped, one kept, when the
- *   reference has two or more words);
+ *   text has two or more words);
  * - `truncate`: the first k words, k uniform in [1, n − 1];
  * - `shuffle`: the words in a random order;
- * - `repeat`: the reference followed by itself or by a random span of it;
+ * - `repeat`: the text followed by itself or by a random span of it;
  * - `source-copy`: the source;
  * - `other-reference`: the other source's reference.
  * @param random floats in [0, 1)
  */
 export function perturb(kind: Perturbation, input: PerturbInput, random: () => number): string {
-  const w = words(input.reference);
+  const w = words(input.text);
   const n = w.length;
   switch (kind) {
     case 'drop-words': {
@@ -61,7 +64,7 @@ export function perturb(kind: Perturbation, input: PerturbInput, random: () => n
       return s.join(' ');
     }
     case 'repeat': {
-      if (n === 0 || random() < 0.5) return `${input.reference} ${input.reference}`;
+      if (n === 0 || random() < 0.5) return `${input.text} ${input.text}`;
       const from = Math.floor(random() * n);
       const to = from + 1 + Math.floor(random() * (n - from));
       return [...w, ...w.slice(from, to)].join(' ');
