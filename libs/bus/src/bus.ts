@@ -10,6 +10,7 @@ import type { MessageCodec } from './codec.js';
 import type { BusContext } from './context.js';
 import {
   readDeadLetters,
+  readAllRunEvents,
   readRunEvents,
   readUpdates,
   type DeadLetterRecord,
@@ -164,6 +165,17 @@ export class Bus {
    */
   readRunEvents<T>(runId: string, codecs: RunEventCodecs<T>): Promise<EventReader<RunEventRecord<T>>> {
     return readRunEvents(this.ctx, runId, codecs);
+  }
+
+  /**
+   * Reads every run's events after stream sequence `afterSequence` (0: all), then live.
+   * @throws InvalidArgumentError for a bad sequence; UnavailableError when the reader cannot open.
+   */
+  readAllRunEvents<T>(
+    afterSequence: number,
+    codecs: RunEventCodecs<T>,
+  ): Promise<EventReader<RunEventRecord<T>>> {
+    return readAllRunEvents(this.ctx, afterSequence, codecs);
   }
 
   /**

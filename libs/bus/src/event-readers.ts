@@ -8,11 +8,12 @@
  * They do not persist a position; the coordinator's durable state lives in MongoDB (DESIGN.md).
  */
 import { DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { UnavailableError, type Logger } from '@rest/service-kit';
+import { InvalidArgumentError, UnavailableError, type Logger } from '@rest/service-kit';
 import { decodeWith, type MessageCodec } from './codec.js';
 import type { BusContext } from './context.js';
 import { DEAD_LETTER_HEADERS, DEAD_LETTER_REASONS, type DeadLetterReason } from './dead-letter.js';
 import {
+  ALL_RUN_EVENTS_FILTER,
   STREAMS,
   deadLetterSubject,
   parseRunEventSubject,
@@ -65,11 +66,13 @@ async function openOrdered(
   stream: StreamName,
   filter: string,
   deliverPolicy: DeliverPolicy,
+  startSequence?: number,
 ): Promise<ConsumerMessages> {
   try {
     const consumer = await ctx.js.consumers.get(stream, {
       filter_subjects: filter,
       deliver_policy: deliverPolicy,
+      ...(startSequence === undefined ? {} : { opt_start_seq: startSequence }),
     });
     return await consumer.consume();
   } catch (err) {
@@ -119,6 +122,45 @@ export async function readRunEvents<T>(
       return { runId, event, message: decodeWith(codec, msg.data, msg.subject), ...meta(msg) };
     } catch (err) {
       skip(logger, msg, err);
+      return undefined;
+    }
+  });
+}
+
+/**
+ * Reads every run's events with a stream sequence greater than `afterSequence` (0: from the first
+ * stored one), then live: the coordinator's input, which keeps its position in MongoDB and resumes
+ * after a restart from the last event it handled. Undecodable messages are logged and skipped.
+ * @throws InvalidArgumentError when `afterSequence` is not a non-negative integer.
+ * @throws UnavailableError when the reader cannot be opened.
+ */
+export async function readAllRunEvents<T>(
+  ctx: BusContext,
+  afterSequence: number,
+  codecs: RunEventCodecs<T>,
+): Promise<EventReader<RunEventRecord<T>>> {
+  if (!Number.isSafeInteger(afterSequence) || afterSequence < 0) {
+    throw InvalidArgumentError.fromViolations([
+      { field: 'afterSequence', problem: `must be an integer >= 0 (got ${afterSequence})` },
+    ]);
+  }
+  const messages =
+    afterSequence === 0
+      ? await openOrdered(ctx, STREAMS.runs, ALL_RUN_EVENTS_FILTER, DeliverPolicy.All)
+      : await openOrdered(
+          ctx,
+          STREAMS.runs,
+          ALL_RUN_EVENTS_FILTER,
+          DeliverPolicy.StartSequence,
+          afterSequence + 1,
+        );
+  return reader(messages, (msg) => {
+    try {
+      const { runId, event } = parseRunEventSubject(msg.subject);
+      const codec = typeof codecs === 'function' ? codecs(event) : codecs;
+      return { runId, event, message: decodeWith(codec, msg.data, msg.subject), ...meta(msg) };
+    } catch (err) {
+      skip(ctx.logger, msg, err);
       return undefined;
     }
   });

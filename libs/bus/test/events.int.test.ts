@@ -122,6 +122,39 @@ describe('event log', () => {
     await assert.rejects(bus.readRunEvents('>', ItemCodec), InvalidArgumentError);
   });
 
+  test('readAllRunEvents: every run from a sequence on, so a reader resumes after the last one it handled', async () => {
+    await emit('run-e', 'grow.started', 0);
+    await emit('run-f', 'grow.started', 0);
+    await emit('run-e', 'grow.completed', 1);
+    const all = await bus.readAllRunEvents(0, ItemCodec);
+    const first = await take(all[Symbol.asyncIterator](), 3, 'event from the start');
+    await all.stop();
+    assert.deepEqual(
+      first.map((r) => [r.runId, r.event]),
+      [
+        ['run-e', 'grow.started'],
+        ['run-f', 'grow.started'],
+        ['run-e', 'grow.completed'],
+      ],
+    );
+    await emit('run-f', 'run.completed', 2);
+    const resumed = await bus.readAllRunEvents((first[0] as RunEventRecord<Item>).seq, ItemCodec);
+    try {
+      const rest = await take(resumed[Symbol.asyncIterator](), 3, 'event after the first');
+      assert.deepEqual(
+        rest.map((r) => [r.runId, r.event]),
+        [
+          ['run-f', 'grow.started'],
+          ['run-e', 'grow.completed'],
+          ['run-f', 'run.completed'],
+        ],
+      );
+    } finally {
+      await resumed.stop();
+    }
+    await assert.rejects(bus.readAllRunEvents(-1, ItemCodec), InvalidArgumentError);
+  });
+
   test('readUpdates: from "new" sees only notices published after it opened; "last" starts at the latest', async () => {
     const policies = updateSubject('policies');
     await bus.publishEvent(policies, ItemCodec, { id: 'policy-1', n: 1 }, { msgId: 'policy-1' });
