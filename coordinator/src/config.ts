@@ -4,7 +4,20 @@
  * named by `COORD_CONFIG_FILE` or `--config`. Issue 8 adds the service's own keys.
  */
 import { z } from 'zod';
-import { defineConfig, grpcServerConfigShape, infraConfigShape } from '@rest/service-kit';
+import { defineConfig, duration, grpcServerConfigShape, infraConfigShape } from '@rest/service-kit';
+
+/**
+ * A gRPC target `host:port` (a name, IPv4 or bracketed IPv6 address, and a port), optionally as
+ * `dns:///host:port`, the form whose every resolved address the clients balance over.
+ */
+const address = (defaultValue: string) =>
+  z
+    .string()
+    .regex(
+      /^(dns:\/\/\/)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
+      'must be host:port or dns:///host:port',
+    )
+    .default(defaultValue);
 
 /** The schema and loader of @rest/coordinator's config. */
 export const CONFIG = defineConfig({
@@ -15,6 +28,66 @@ export const CONFIG = defineConfig({
 
       .describe('gRPC server'),
     ...infraConfigShape(),
+    role: z
+      .enum(['coordinator', 'grow-worker', 'all'])
+      .default('coordinator')
+      .describe(
+        'what this process runs: the coordinator, the Grow and evaluation workers (grow-worker), or both (all)',
+      ),
+    policyServer: address('127.0.0.1:50051').describe(
+      'PolicyService address (host:port, or dns:///host:port to balance over every replica a headless service resolves to) the workers call Generate and ScoreSequences on',
+    ),
+    rewardServer: address('127.0.0.1:50052').describe(
+      'RewardService address (host:port or dns:///host:port) the workers score samples and evaluation outputs with',
+    ),
+    workers: z
+      .object({
+        concurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(64)
+          .default(2)
+          .describe('Grow shards (rest.work.grow messages) handled at once by this process'),
+        evalConcurrency: z
+          .number()
+          .int()
+          .min(1)
+          .max(16)
+          .default(1)
+          .describe('evaluations (rest.work.eval messages) handled at once by this process'),
+        generateBatchSources: z
+          .number()
+          .int()
+          .min(1)
+          .max(256)
+          .default(16)
+          .describe(
+            'sources per Generate call; keep sources × N under the policy server’s limits.maxCandidates',
+          ),
+        scoreBatch: z
+          .number()
+          .int()
+          .min(1)
+          .max(4096)
+          .default(256)
+          .describe('items per RewardService Score call; keep it under the reward server’s limits.maxItems'),
+        ackWaitMs: duration('60s').describe(
+          'how long a work message may go without an ack or a working() heartbeat before redelivery (heartbeats run every third of it)',
+        ),
+        maxDeliver: z
+          .number()
+          .int()
+          .min(1)
+          .max(100)
+          .default(5)
+          .describe('deliveries of a work message (crashes included) before it is dead-lettered'),
+        rpcTimeoutMs: duration('2m').describe('deadline of one Generate, ScoreSequences or Score call'),
+        stopTimeoutMs: duration('20s').describe(
+          'on shutdown, how long in-flight messages get to reach a safe point before they are left to redelivery',
+        ),
+      })
+      .describe('Grow and evaluation workers'),
   }),
 });
 
