@@ -39,3 +39,8 @@ export {
   type PreferencePair,
 } from './rest/pairs.js';
 export { parseRunSpec, readRunSpec, MAX_GROW_STEPS, MAX_IMPROVE_STEPS } from './rpc/run-spec.js';
+export {
+  coordinatorService,
+  AlreadyExistsError,
+  type CoordinatorServiceDeps,
+} from './rpc/coordinator-service.js';
