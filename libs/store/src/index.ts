@@ -74,3 +74,4 @@ export {
 } from './bundle-storage.js';
 export { GridFsBundleStorage } from './gridfs-bundle-storage.js';
 export { FolderBundleStorage } from './folder-bundle-storage.js';
+export { downloadBundle, uploadBundle } from './bundle-folders.js';

@@ -29,7 +29,7 @@ export type RunState = (typeof RUN_STATES)[number];
 /** Allowed transitions; `completed`, `failed` and `cancelled` are terminal. */
 export const RUN_TRANSITIONS: Readonly<Record<RunState, readonly RunState[]>> = {
   pending: ['growing', 'failed', 'cancelled'],
-  growing: ['growing', 'improving', 'evaluating', 'failed', 'cancelled'],
+  growing: ['growing', 'improving', 'evaluating', 'completed', 'failed', 'cancelled'],
   improving: ['improving', 'growing', 'evaluating', 'completed', 'failed', 'cancelled'],
   evaluating: ['growing', 'improving', 'completed', 'failed', 'cancelled'],
   completed: [],

@@ -8,14 +8,13 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import type { ParamTable } from '@rest/runtime';
-import type { BundleStorage } from '@rest/store';
+import { downloadBundle, uploadBundle, type BundleStorage } from '@rest/store';
 import {
   readCheckpointFiles,
   writeCheckpointFiles,
   type Checkpoint,
   type CheckpointStore,
 } from '../improve/checkpoints.js';
-import { downloadBundle, uploadBundle } from './bundle-transfer.js';
 import type { JobRepo } from './job-repo.js';
 
 /** {@link CheckpointStore} over bundle storage and the job document. */

@@ -22,11 +22,10 @@ import {
   errorChain,
   type Logger,
 } from '@rest/service-kit';
-import type { Lease, PolicyDoc, Store } from '@rest/store';
+import { downloadBundle, uploadBundle, type Lease, type PolicyDoc, type Store } from '@rest/store';
 import { runImprove, type ImproveResult, type ProgressReport } from '../improve/executor.js';
 import type { RewardFn } from '../improve/data.js';
 import type { ImproveSpec } from '../improve/spec.js';
-import { downloadBundle, uploadBundle } from './bundle-transfer.js';
 import { BundleCheckpointStore } from './bundle-checkpoints.js';
 import type { JobDoc, JobRepo, JobProgressDoc } from './job-repo.js';
 import { leaseShards, loadStoreData, type ShardLeases } from './store-data.js';

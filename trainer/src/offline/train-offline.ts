@@ -7,7 +7,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openStore } from '@rest/store';
+import { downloadBundle, openStore } from '@rest/store';
 import { FailedPreconditionError, InvalidArgumentError } from '@rest/service-kit';
 import type { DecodingOptions } from '@rest/runtime';
 import { runImprove, type ImproveEvent, type ImproveResult } from '../improve/executor.js';
@@ -20,7 +20,6 @@ import {
   type ImproveSpec,
 } from '../improve/spec.js';
 import { isObjectiveName } from '../objectives/registry.js';
-import { downloadBundle } from '../jobs/bundle-transfer.js';
 import { leaseShards, loadStoreData } from '../jobs/store-data.js';
 import type { RewardNormalization } from '../improve/metric-reward.js';
 import { readShardFile } from './shard-file.js';

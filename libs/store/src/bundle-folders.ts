@@ -1,6 +1,7 @@
 /**
  * Moving bundles between a local folder and bundle storage (GridFS): the trainer downloads the policies
- * it starts from and scores with, and uploads the bundles and checkpoints it writes.
+ * it starts from and uploads the bundles and checkpoints it writes; `rest up`/`rest demo` register a
+ * base policy folder.
  *
  * Downloads land in a temporary sibling folder renamed into place, and bundle ids are immutable, so a
  * folder that exists is complete and is reused (a cache keyed by bundle id).
@@ -10,7 +11,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
-import type { BundleFileInput, BundleManifest, BundleStorage } from '@rest/store';
+import type { BundleFileInput, BundleManifest, BundleStorage } from './bundle-storage.js';
 
 async function exists(path: string): Promise<boolean> {
   try {
