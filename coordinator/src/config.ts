@@ -3,6 +3,7 @@
  * Env vars are `COORD_<KEY>`, nested keys joined by `__` (`COORD_GRPC__PORT`); a file can be
  * named by `COORD_CONFIG_FILE` or `--config`. Issue 8 adds the service's own keys.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { defineConfig, duration, grpcServerConfigShape, infraConfigShape } from '@rest/service-kit';
 
@@ -88,8 +89,41 @@ export const CONFIG = defineConfig({
         ),
       })
       .describe('Grow and evaluation workers'),
+    engine: z
+      .object({
+        leaseTtlMs: duration('15s').describe(
+          'leader lease of the run engine: one coordinator leads, a standby takes over within this time after the leader dies (renewed every third of it)',
+        ),
+        tickMs: duration('1s').describe(
+          'period of the sweep that advances every active run from what MongoDB holds (events also wake runs at once)',
+        ),
+      })
+      .describe('the run engine (role coordinator or all)'),
   }),
 });
 
 /** @rest/coordinator's resolved, deep-frozen config. */
 export type Config = ReturnType<typeof CONFIG.load>;
+
+const ROLE_FLAG = /^--role(?:=(.*))?$/;
+
+/**
+ * Loads the config from the process's environment and arguments. Besides `--config <path>`, the
+ * arguments may hold `--role <role>` (the container's way to run the same image as a grow worker); it
+ * wins over `COORD_ROLE` and is validated like it.
+ * @throws ConfigError listing every problem
+ */
+export function loadConfig(
+  argv: readonly string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): Config {
+  const rest: string[] = [];
+  let role: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const m = ROLE_FLAG.exec(argv[i] ?? '');
+    if (m === null) rest.push(argv[i] ?? '');
+    else role = m[1] ?? argv[++i] ?? '';
+  }
+  return CONFIG.load({ env: role === undefined ? env : { ...env, COORD_ROLE: role }, argv: rest, readFile });
+}

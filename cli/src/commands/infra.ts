@@ -37,18 +37,32 @@ async function prepare(natsUrl: string, mongoUri: string): Promise<void> {
   }
 }
 
-/** Runs `rest infra up`; resolves when the servers have stopped. */
-export async function infraUp(options: InfraUpOptions): Promise<void> {
+/** The local infrastructure, started or adopted, prepared for the platform. */
+export interface Infra {
+  readonly natsUrl: string;
+  readonly mongoUri: string;
+  /** The embedded servers' pids (undefined when adopted from the environment). */
+  readonly natsPid: number | undefined;
+  readonly mongoPid: number | undefined;
+  /** Stops the servers this process started (adopted ones are left alone). */
+  readonly stop: () => Promise<void>;
+}
+
+/**
+ * Starts nats-server and FerretDB on free loopback ports unless NATS_URL / MONGODB_URI name running
+ * ones, then ensures the JetStream streams and MongoDB indexes. Nothing is left running on failure.
+ * @param dataDir keep the servers' data here (default: temporary folders)
+ */
+export async function startInfra(dataDir?: string): Promise<Infra> {
   const natsUrl = nonEmpty(process.env['NATS_URL']);
   const mongoUri = nonEmpty(process.env['MONGODB_URI']);
-  const dir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
+  const dir = dataDir === undefined ? undefined : resolve(dataDir);
   if (dir !== undefined) {
     await Promise.all([
       mkdir(`${dir}/nats`, { recursive: true }),
       mkdir(`${dir}/ferretdb`, { recursive: true }),
     ]);
   }
-  const t0 = Date.now();
   let nats: NatsServer | undefined;
   let ferretdb: FerretDb | undefined;
   try {
@@ -75,12 +89,21 @@ export async function infraUp(options: InfraUpOptions): Promise<void> {
     await stop();
     throw err;
   }
+  return { natsUrl: nUrl, mongoUri: mUri, natsPid: nats?.pid, mongoPid: ferretdb?.pid, stop };
+}
+
+/** Runs `rest infra up`; resolves when the servers have stopped. */
+export async function infraUp(options: InfraUpOptions): Promise<void> {
+  const t0 = Date.now();
+  const infra = await startInfra(options.dataDir);
+  const { natsUrl: nUrl, mongoUri: mUri, stop } = infra;
+  const dir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   console.log(`infra ready in ${Date.now() - t0} ms (JetStream streams and MongoDB indexes in place)`);
   console.log(
-    `  NATS     ${nUrl}${nats === undefined ? '  (from NATS_URL)' : `  (nats-server pid ${nats.pid})`}`,
+    `  NATS     ${nUrl}${infra.natsPid === undefined ? '  (from NATS_URL)' : `  (nats-server pid ${infra.natsPid})`}`,
   );
   console.log(
-    `  MongoDB  ${mUri}${ferretdb === undefined ? '  (from MONGODB_URI)' : `  (FerretDB pid ${ferretdb.pid})`}`,
+    `  MongoDB  ${mUri}${infra.mongoPid === undefined ? '  (from MONGODB_URI)' : `  (FerretDB pid ${infra.mongoPid})`}`,
   );
   if (dir !== undefined) console.log(`  data     ${dir}`);
   console.log('');
