@@ -44,3 +44,5 @@ export {
   AlreadyExistsError,
   type CoordinatorServiceDeps,
 } from './rpc/coordinator-service.js';
+export { startWorkers, type RunningWorkers, type StartWorkersOptions } from './workers/index.js';
+export { DEFAULT_EVAL_METRICS, EVAL_METRICS, type EvalMetric } from './workers/work-messages.js';
