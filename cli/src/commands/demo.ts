@@ -1,0 +1,310 @@
+/**
+ * `rest demo` and `rest up`: the platform end to end on one machine.
+ *
+ * `up` starts the local stack (`src/stack/`) and keeps it running, printing the addresses and the
+ * environment other shells need. `demo` makes sure a base policy exists (the cached Multi30k policy,
+ * else a small one pretrained on the spot), starts the stack, registers the base policy, creates the
+ * run of `examples/demo.yaml`, follows it with progress bars, prints the validation table (base policy,
+ * then every Improve step) and writes the HTML report.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { coordinatorClient } from '../clients.js';
+import { defaultDataDir } from '../paths.js';
+import { PRETRAIN_DEFAULTS, type PretrainOptions } from '../pretrain/run.js';
+import { writeReport } from '../report/report.js';
+import { REPO_ROOT } from '../stack/service-process.js';
+import { registerPolicyFolder, startStack, type Stack } from '../stack/stack.js';
+import { pretrainCommand } from './pretrain.js';
+import { readRunSpecFile } from './run.js';
+import { followRun, RunEventView } from './watch.js';
+import type { MetricsDoc } from '@rest/store';
+
+/** The small policy `rest demo` pretrains when none is cached (about 7 minutes on 2 cores). */
+export const DEMO_PRETRAIN: Omit<PretrainOptions, 'dataDir' | 'workDir' | 'out'> = {
+  ...PRETRAIN_DEFAULTS,
+  vocabSize: 4000,
+  dModel: 128,
+  heads: 4,
+  ffnDim: 512,
+  layers: 2,
+  lr: 2e-3,
+  warmupSteps: 300,
+  maxMinutes: 7,
+  evalSentences: 300,
+  testBeam: 1,
+};
+
+/** Options of `rest demo`. */
+export interface DemoOptions {
+  readonly workDir: string;
+  readonly dataDir: string;
+  /** A policy bundle folder to start from instead of the cached or pretrained one. */
+  readonly policy?: string;
+  readonly spec: string;
+  readonly pretrainMinutes: number;
+  readonly growWorkers: number;
+  readonly policyServers: number;
+  /** Keep the stack running after the run (Ctrl-C stops it). */
+  readonly keep: boolean;
+}
+
+const isBundle = (dir: string): boolean =>
+  existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'onnx'));
+
+/** Picks the base policy folder: `--policy`, the cached pretrained policy, or a demo one (pretrained now). */
+async function basePolicy(o: DemoOptions): Promise<string> {
+  if (o.policy !== undefined) {
+    if (!isBundle(o.policy))
+      throw new Error(`--policy ${o.policy}: not a policy bundle folder (no config.json/onnx)`);
+    return resolve(o.policy);
+  }
+  for (const dir of ['policies/pretrained', 'policies/demo-base'].map((d) => resolve(REPO_ROOT, d))) {
+    if (isBundle(dir)) return dir;
+  }
+  const out = resolve(REPO_ROOT, 'policies/demo-base');
+  console.log(
+    `no cached base policy: pretraining a small one for ${o.pretrainMinutes} min into ${out} ` +
+      '(kept for later demos; `rest pretrain` makes the full-size one)',
+  );
+  await pretrainCommand({
+    ...DEMO_PRETRAIN,
+    maxMinutes: o.pretrainMinutes,
+    dataDir: o.dataDir,
+    workDir: join(resolve(o.workDir), 'pretrain'),
+    out,
+  });
+  return out;
+}
+
+function pad(cells: readonly string[], widths: readonly number[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+}
+
+/**
+ * The validation table: the base policy, then each Improve step, with the reward's change against
+ * the base and against the step before.
+ * @returns the table's lines and whether the reward rose at every Improve step of the first Grow
+ */
+export function validationTable(points: readonly MetricsDoc[]): { lines: string[]; rose: boolean } {
+  const byKey = new Map(points.map((p) => [p.key, p.values]));
+  const base = byKey.get('g0/i0/eval');
+  const evals = points
+    .filter((p) => /^g\d+\/i\d+\/eval$/.test(p.key) && p.grow > 0)
+    .sort((a, b) => a.grow - b.grow || a.improve - b.improve);
+  const f = (x: number | undefined, d = 4): string => (x === undefined ? '—' : x.toFixed(d));
+  const header = ['policy', 'τ', 'kept', 'valid reward', 'Δ base', 'Δ prev', 'BLEU', 'chrF'];
+  const rows: string[][] = [];
+  rows.push(['base', '', '', f(base?.['reward_mean']), '', '', f(base?.['bleu'], 2), f(base?.['chrf'], 2)]);
+  let prev = base?.['reward_mean'];
+  let rose = base !== undefined && evals.some((p) => p.grow === 1);
+  for (const p of evals) {
+    const r = p.values['reward_mean'];
+    const filter = byKey.get(`g${p.grow}/i${p.improve}/filter`);
+    const up = r !== undefined && prev !== undefined ? r - prev : undefined;
+    if (p.grow === 1 && (up === undefined || up <= 0)) rose = false;
+    rows.push([
+      `g${p.grow}/i${p.improve}`,
+      f(filter?.['threshold'], 3),
+      filter?.['num_examples'] === undefined ? '—' : String(filter['num_examples']),
+      f(r),
+      r !== undefined && base?.['reward_mean'] !== undefined
+        ? `${r - base['reward_mean'] >= 0 ? '+' : ''}${f(r - base['reward_mean'])}`
+        : '—',
+      up === undefined ? '—' : `${up >= 0 ? '+' : ''}${f(up)}`,
+      f(p.values['bleu'], 2),
+      f(p.values['chrf'], 2),
+    ]);
+    prev = r;
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return {
+    lines: [
+      pad(header, widths),
+      widths.map((w) => '─'.repeat(w)).join('  '),
+      ...rows.map((r) => pad(r, widths)),
+    ],
+    rose,
+  };
+}
+
+/** Waits for SIGINT/SIGTERM. */
+function untilInterrupted(): Promise<void> {
+  return new Promise((done) => {
+    const on = (): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      done();
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+function printStack(stack: Stack): void {
+  const a = stack.addresses;
+  console.log(`  coordinator  ${a.coordinator}`);
+  console.log(`  policy       ${a.policy.join(', ')}`);
+  console.log(`  reward       ${a.reward}`);
+  console.log(`  trainer      ${a.trainer}`);
+  console.log(`  logs         ${stack.logDir}`);
+  console.log('Point other shells at it with:');
+  console.log(
+    `  export REST_COORDINATOR=${a.coordinator} REST_POLICY_SERVER=${a.policy[0]} REST_REWARD_SERVER=${a.reward} ` +
+      `NATS_URL=${stack.infra.natsUrl} MONGODB_URI=${stack.infra.mongoUri}`,
+  );
+}
+
+/** Runs `rest demo`. Exit status 0 when the run completed and the reward rose at every step of Grow 1. */
+export async function demoCommand(o: DemoOptions): Promise<void> {
+  const t0 = Date.now();
+  const minutes = (): string => ((Date.now() - t0) / 60_000).toFixed(1);
+  const baseDir = await basePolicy(o);
+  const spec = await readRunSpecFile(o.spec);
+  console.log(`[${minutes()} min] base policy ${baseDir}; starting NATS, FerretDB and the services …`);
+  const stack = await startStack({
+    workDir: o.workDir,
+    dataDir: o.dataDir,
+    growWorkers: o.growWorkers,
+    policyServers: o.policyServers,
+    onNotice: (m) => console.log(`  ! ${m}`),
+  });
+  const client = coordinatorClient(stack.addresses.coordinator);
+  try {
+    printStack(stack);
+    await registerPolicyFolder(stack.store, spec.basePolicyId, baseDir);
+    const { run } = await client.call('createRun', { spec, runId: '' });
+    if (run === undefined) throw new Error('CreateRun answered without a run');
+    console.log(`[${minutes()} min] run ${run.runId} created (${o.spec}); following it …`);
+    const outcome = await followRun(client, run.runId, new RunEventView(process.stdout));
+    const points = await stack.store.runs.metrics(run.runId);
+    const { lines, rose } = validationTable(points);
+    console.log(
+      `\nValidation (${spec.eval?.maxSources || 'all'} ${spec.dataset?.validSplit || 'valid'} sentences, reward ${spec.reward?.model}):`,
+    );
+    for (const l of lines) console.log(`  ${l}`);
+    const report = await writeReport(stack.store, {
+      runId: run.runId,
+      outPath: join(resolve(o.workDir), 'report.html'),
+    });
+    console.log(`\nrun ${outcome} in ${minutes()} min; report: ${report.outPath}`);
+    console.log(
+      rose
+        ? 'the validation reward rose over the base policy at every Improve step of Grow 1'
+        : 'the validation reward did NOT rise at every Improve step of Grow 1',
+    );
+    if (outcome !== 'completed' || !rose) process.exitCode = 1;
+    if (o.keep) {
+      console.log('\nThe stack stays up (Ctrl-C stops it).');
+      await untilInterrupted();
+    }
+  } finally {
+    client.close();
+    await stack.stop();
+  }
+}
+
+/** Options of `rest up`. */
+export interface UpOptions {
+  readonly workDir: string;
+  readonly dataDir: string;
+  readonly policy: readonly string[];
+  readonly growWorkers: number;
+  readonly policyServers: number;
+  readonly rewardModels: readonly string[];
+}
+
+/** Runs `rest up`: the stack until Ctrl-C. */
+export async function upCommand(o: UpOptions): Promise<void> {
+  const stack = await startStack({
+    workDir: o.workDir,
+    dataDir: o.dataDir,
+    growWorkers: o.growWorkers,
+    policyServers: o.policyServers,
+    rewardModelDirs: o.rewardModels,
+    onNotice: (m) => console.log(`  ! ${m}`),
+  });
+  try {
+    for (const spec of o.policy) {
+      const [id, dir] = spec.includes('=')
+        ? (spec.split('=', 2) as [string, string])
+        : [spec.split('/').filter(Boolean).at(-1)!, spec];
+      const added = await registerPolicyFolder(stack.store, id, dir);
+      console.log(`policy ${id}: ${added ? 'registered from' : 'already registered;'} ${dir}`);
+    }
+    console.log('platform up:');
+    printStack(stack);
+    console.log('Press Ctrl-C to stop.');
+    await untilInterrupted();
+  } finally {
+    await stack.stop();
+  }
+}
+
+const int = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${v}`);
+  return n;
+};
+
+/** Registers `rest demo` and `rest up`. */
+export function addStackCommands(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'the whole platform locally: NATS, FerretDB and every service, a base policy (cached, or pretrained ' +
+        'for a few minutes), a short ReST run with live progress, the validation table and an HTML report',
+    )
+    .option(
+      '--spec <file>',
+      'the run spec (its base_policy_id names the base policy)',
+      join(REPO_ROOT, 'examples/demo.yaml'),
+    )
+    .option(
+      '--policy <dir>',
+      'start from this policy bundle folder (default: policies/pretrained or policies/demo-base, else pretrain one)',
+    )
+    .option(
+      '--pretrain-minutes <n>',
+      'budget of the base policy pretraining when none is cached',
+      int,
+      DEMO_PRETRAIN.maxMinutes,
+    )
+    .option('--data-dir <dir>', 'folder with <split>.<lang> files', defaultDataDir())
+    .option('--work-dir <dir>', 'logs, scratch and the report', '.rest/demo')
+    .option('--grow-workers <n>', 'grow-worker processes (0: inside the coordinator)', int, 1)
+    .option('--policy-servers <n>', 'policy server processes', int, 1)
+    .option('--keep', 'keep the platform running after the run (Ctrl-C stops it)', false)
+    .action(async (opts: Omit<DemoOptions, never>) => {
+      await demoCommand(opts);
+    });
+  program
+    .command('up')
+    .description(
+      'start NATS and FerretDB (or adopt NATS_URL / MONGODB_URI) and every service on loopback, import the ' +
+        'dataset, register policy folders; print the addresses; run until Ctrl-C',
+    )
+    .option(
+      '--policy <[id=]dir...>',
+      'policy bundle folders to register (id defaults to the folder name)',
+      [],
+    )
+    .option('--reward-model <dir...>', 'learned reward model folders for the reward server', [])
+    .option('--data-dir <dir>', 'folder with <split>.<lang> files', defaultDataDir())
+    .option('--work-dir <dir>', 'logs and scratch', '.rest/up')
+    .option('--grow-workers <n>', 'grow-worker processes (0: inside the coordinator)', int, 1)
+    .option('--policy-servers <n>', 'policy server processes', int, 1)
+    .action(
+      async (opts: {
+        policy: string[];
+        rewardModel: string[];
+        dataDir: string;
+        workDir: string;
+        growWorkers: number;
+        policyServers: number;
+      }) => {
+        await upCommand({ ...opts, rewardModels: opts.rewardModel });
+      },
+    );
+}
