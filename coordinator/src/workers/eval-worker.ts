@@ -98,7 +98,6 @@ export async function handleEvalWork(
     numSources: sentences.length,
     rewardMean: rewards.mean,
     ...metrics,
-    deliveryCount: ctx.deliveryCount,
     durationMs: Date.now() - startedMs,
   });
 }

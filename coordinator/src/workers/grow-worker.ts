@@ -262,7 +262,6 @@ export async function handleGrowWork(
     inserted,
     scored,
     rewardMean: rewards.mean,
-    deliveryCount: ctx.deliveryCount,
     durationMs: Date.now() - startedMs,
   });
 }

@@ -84,18 +84,19 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
     const evals = await bus.workConsumer('eval', events.EvalWork, consumerOptions);
     const heartbeatMs = Math.max(100, Math.floor(w.ackWaitMs / 3));
     const beating =
-      <T>(handle: (message: T, ctx: WorkContext, deps: WorkerDeps) => Promise<void>) =>
+      <T>(queue: string, handle: (message: T, ctx: WorkContext, deps: WorkerDeps) => Promise<void>) =>
       async (message: T, ctx: WorkContext): Promise<void> => {
         const timer = setInterval(() => ctx.working(), heartbeatMs);
+        const messageLogger = logger.child({ queue, seq: ctx.streamSequence, deliveryCount: ctx.deliveryCount });
         try {
-          await handle(message, ctx, deps);
+          await handle(message, { ...ctx, logger: messageLogger }, deps);
         } finally {
           clearInterval(timer);
         }
       };
     subscriptions = [
-      grow.consume(beating(handleGrowWork), { concurrency: w.concurrency }),
-      evals.consume(beating(handleEvalWork), { concurrency: w.evalConcurrency }),
+      grow.consume(beating('grow', handleGrowWork), { concurrency: w.concurrency }),
+      evals.consume(beating('eval', handleEvalWork), { concurrency: w.evalConcurrency }),
     ];
   } catch (err) {
     rpc.close();
