@@ -7,8 +7,13 @@ import { Command } from 'commander';
 import { infraUp } from './commands/infra.js';
 import { addInspectRewardCommand } from './commands/inspect-reward.js';
 import { pretrainCommand } from './commands/pretrain.js';
+import { addRunCommand } from './commands/run.js';
+import { addScoreCommand } from './commands/score.js';
+import { addStatusCommand } from './commands/status.js';
 import { addTrainRewardCommand } from './commands/train-reward.js';
 import { addTrainCommand } from './commands/train.js';
+import { addTranslateCommand } from './commands/translate.js';
+import { addWatchCommand } from './commands/watch.js';
 import { PRETRAIN_DEFAULTS } from './pretrain/run.js';
 import { defaultDataDir } from './paths.js';
 
@@ -78,6 +83,11 @@ program
 addTrainCommand(program);
 addTrainRewardCommand(program);
 addInspectRewardCommand(program);
+addRunCommand(program);
+addStatusCommand(program);
+addWatchCommand(program);
+addTranslateCommand(program);
+addScoreCommand(program);
 
 try {
   await program.parseAsync(process.argv);
