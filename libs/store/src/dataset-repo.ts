@@ -4,6 +4,7 @@
  * no-op in effect.
  */
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import { duplicatesOnly } from './mongo-errors.js';
 import { Violations } from './validate.js';
 
 /** The dataset splits. */
@@ -54,15 +55,7 @@ export class DatasetRepo {
    * @throws InvalidArgumentError listing every bad field.
    */
   async upsert(dataset: string, split: Split, rows: readonly SentenceInput[]): Promise<number> {
-    const v = new Violations();
-    v.id('dataset', dataset);
-    if (!SPLITS.includes(split)) v.add('split', `must be one of ${SPLITS.join(', ')}`);
-    rows.forEach((r, i) => {
-      v.int(`rows[${i}].idx`, r.idx);
-      v.text(`rows[${i}].source`, r.source);
-      if (r.reference !== undefined) v.text(`rows[${i}].reference`, r.reference, true);
-    });
-    v.throwIfAny();
+    checkRows(dataset, split, rows);
     let upserted = 0;
     for (let start = 0; start < rows.length; start += BATCH) {
       const ops: AnyBulkWriteOperation<SentenceDoc>[] = rows.slice(start, start + BATCH).map((r) => ({
@@ -75,6 +68,35 @@ export class DatasetRepo {
       upserted += (await this.coll.bulkWrite(ops, { ordered: false })).upsertedCount;
     }
     return upserted;
+  }
+
+  /**
+   * Inserts sentences of one split, leaving existing (dataset, split, idx) keys as they are: a plain
+   * insert, several times faster than {@link upsert} on FerretDB, for importing a corpus.
+   * @returns how many were new.
+   * @throws InvalidArgumentError listing every bad field.
+   */
+  async insertNew(dataset: string, split: Split, rows: readonly SentenceInput[]): Promise<number> {
+    checkRows(dataset, split, rows);
+    let inserted = 0;
+    for (let start = 0; start < rows.length; start += BATCH) {
+      const docs: SentenceDoc[] = rows.slice(start, start + BATCH).map((r) => ({
+        _id: `${dataset}/${split}/${r.idx}`,
+        dataset,
+        split,
+        idx: r.idx,
+        source: r.source,
+        reference: r.reference ?? null,
+      }));
+      try {
+        inserted += (await this.coll.insertMany(docs, { ordered: false })).insertedCount;
+      } catch (err) {
+        const dups = duplicatesOnly(err);
+        if (dups === undefined) throw err;
+        inserted += docs.length - dups;
+      }
+    }
+    return inserted;
   }
 
   /** Sentences of a split ordered by idx, within `range`. */
@@ -91,4 +113,16 @@ export class DatasetRepo {
   async count(dataset: string, split: Split): Promise<number> {
     return this.coll.countDocuments({ dataset, split });
   }
+}
+
+function checkRows(dataset: string, split: Split, rows: readonly SentenceInput[]): void {
+  const v = new Violations();
+  v.id('dataset', dataset);
+  if (!SPLITS.includes(split)) v.add('split', `must be one of ${SPLITS.join(', ')}`);
+  rows.forEach((r, i) => {
+    v.int(`rows[${i}].idx`, r.idx);
+    v.text(`rows[${i}].source`, r.source);
+    if (r.reference !== undefined) v.text(`rows[${i}].reference`, r.reference, true);
+  });
+  v.throwIfAny();
 }

@@ -136,6 +136,18 @@ test('DatasetRepo: upserts sentences by (dataset, split, idx) and reads ranges',
       ],
     );
     assert.equal(await store.datasets.count('wmt', 'test'), 0);
+    // insertNew: new rows only, existing keys untouched (a resumed import).
+    const more = Array.from({ length: 40 }, (_, idx) => ({ idx, source: `n${idx}` }));
+    assert.equal(await store.datasets.insertNew('wmt', 'train', more), 10);
+    assert.equal(await store.datasets.count('wmt', 'train'), 40);
+    const kept = await store.datasets.list('wmt', 'train', { fromIdx: 3, toIdx: 4 });
+    assert.equal(kept[0]?.source, 'fixed');
+    const added = await store.datasets.list('wmt', 'train', { fromIdx: 35, toIdx: 36 });
+    assert.equal(added[0]?.source, 'n35');
+    await assert.rejects(
+      store.datasets.insertNew('wmt', 'train', [{ idx: -1, source: 'x' }]),
+      /rows\[0\]\.idx/,
+    );
   } finally {
     await store.close();
   }
