@@ -50,8 +50,8 @@ async function rest(
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   if (stdin !== undefined) child.stdin?.end(stdin);
   const [code] = (await once(child, 'exit')) as [number];
   return { code, stdout, stderr };
@@ -257,7 +257,7 @@ describe('client commands', () => {
     );
     for (const runId of [good, bad]) {
       await unary<coordinator.CreateRunResponse>((cb) =>
-        client.createRun({ runId, spec }, { deadline: Date.now() + WAIT_MS }, cb),
+        client.createRun({ runId, spec }, new grpc.Metadata(), { deadline: Date.now() + WAIT_MS }, cb),
       );
       await publish(runId, 'grow.started', 1, 0, {
         $case: 'growStarted',
@@ -349,6 +349,7 @@ describe('client commands', () => {
           requestKey: '',
           decoding: undefined,
         },
+        new grpc.Metadata(),
         { deadline: Date.now() + WAIT_MS },
         cb,
       ),
@@ -383,6 +384,7 @@ describe('client commands', () => {
     const expected = await unary<reward.ScoreResponse>((cb) =>
       client.score(
         { model: 'chrf', items, normalization: reward.Normalization.NORMALIZATION_RAW },
+        new grpc.Metadata(),
         { deadline: Date.now() + WAIT_MS },
         cb,
       ),
