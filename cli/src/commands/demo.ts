@@ -168,6 +168,9 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
     dataDir: o.dataDir,
     growWorkers: o.growWorkers,
     policyServers: o.policyServers,
+    ...(spec.dataset?.name === undefined || spec.dataset.name === '' ? {} : { dataset: spec.dataset.name }),
+    // The run reads only the first max_train_sources sources; importing the rest would cost minutes.
+    ...(spec.dataset?.maxTrainSources ? { datasetLimits: { train: spec.dataset.maxTrainSources } } : {}),
     onNotice: (m) => console.log(`  ! ${m}`),
   });
   const client = coordinatorClient(stack.addresses.coordinator);

@@ -14,6 +14,12 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const FROM_SOURCE = fileURLToPath(import.meta.url).endsWith('.ts');
 
+/** Every live child of this process, killed when it exits (a stack must not outlive its CLI). */
+const LIVE = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of LIVE) child.kill('SIGKILL');
+});
+
 /** What to run. */
 export interface ServiceDef {
   /** Unique within a stack, e.g. `policy-server-1`; names the log file. */
@@ -71,6 +77,8 @@ export class ServiceProcess {
     );
     this.child = child;
     this.starts++;
+    LIVE.add(child);
+    child.once('exit', () => LIVE.delete(child));
     const tail: string[] = [];
     const keep = (line: string): void => {
       this.log?.write(`${line}\n`);

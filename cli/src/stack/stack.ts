@@ -29,6 +29,8 @@ export interface StackOptions {
   readonly policyServers?: number;
   /** Grow-worker processes; 0 runs the workers inside the coordinator process (role `all`). @default 1 */
   readonly growWorkers?: number;
+  /** Import at most this many sentences of a split (the first ones). @default all */
+  readonly datasetLimits?: Readonly<Partial<Record<Split, number>>>;
   /** Learned reward model folders for the reward server. @default [] */
   readonly rewardModelDirs?: readonly string[];
   /** Service log level. @default 'info' */
@@ -62,7 +64,8 @@ export interface Stack {
 const SPLITS: readonly Split[] = ['train', 'valid', 'test'];
 
 /**
- * Imports `<dataDir>/<split>.<src|tgt>` as dataset `name` (idempotent: unique (dataset, split, idx)).
+ * Imports `<dataDir>/<split>.<src|tgt>` as dataset `name` (idempotent: unique (dataset, split, idx)),
+ * at most `limits[split]` sentences of a split.
  * @returns sentences per split
  * @throws Error naming the file when one is missing or the two sides differ in length
  */
@@ -72,6 +75,7 @@ export async function importDataset(
   dataDir: string,
   srcLang: string,
   tgtLang: string,
+  limits: Readonly<Partial<Record<Split, number>>> = {},
 ): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const split of SPLITS) {
@@ -88,11 +92,13 @@ export async function importDataset(
         `dataset ${name}: ${split}.${srcLang} has ${src.length} lines, ${split}.${tgtLang} ${tgt.length}`,
       );
     }
-    counts[split] = src.length;
-    if ((await store.datasets.count(name, split)) === src.length) continue;
-    const rows: SentenceInput[] = src.map((source, idx) => ({ idx, source, reference: tgt[idx]! }));
-    for (let i = 0; i < rows.length; i += 2000)
-      await store.datasets.upsert(name, split, rows.slice(i, i + 2000));
+    const n = Math.min(src.length, limits[split] ?? Infinity);
+    counts[split] = n;
+    if ((await store.datasets.count(name, split)) >= n) continue;
+    const rows: SentenceInput[] = src
+      .slice(0, n)
+      .map((source, idx) => ({ idx, source, reference: tgt[idx]! }));
+    await store.datasets.insertNew(name, split, rows);
   }
   return counts;
 }
@@ -136,12 +142,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     })());
   try {
     store = await openStore({ uri: infra.mongoUri });
-    await importDataset(
+    const t0 = Date.now();
+    const counts = await importDataset(
       store,
       options.dataset ?? 'multi30k',
       options.dataDir,
       options.srcLang ?? 'de',
       options.tgtLang ?? 'en',
+      options.datasetLimits,
+    );
+    options.onNotice?.(
+      `dataset ${options.dataset ?? 'multi30k'} in the store (${Object.entries(counts)
+        .map(([split, n]) => `${split} ${n}`)
+        .join(', ')}) after ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
     const level = options.logLevel ?? 'info';
     const common = (prefix: string): Record<string, string> => ({

@@ -83,6 +83,7 @@ export interface RunDriverDeps {
 /** Advances runs; see the module comment. One instance per coordinator process. */
 export class RunDriver {
   private readonly now: () => Date;
+  private readonly counts = new Map<string, number>();
 
   constructor(private readonly deps: RunDriverDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -449,10 +450,18 @@ export class RunDriver {
     );
   }
 
-  /** Sources of a Grow: the train split, capped by `maxTrainSources`. */
+  /**
+   * Sources of a Grow: the train split, capped by `maxTrainSources`. Counted once per dataset and
+   * split (a count scans on FerretDB, and datasets do not change under a run).
+   */
   private async sourceCount(spec: RunSpec): Promise<number> {
     const split = spec.dataset.trainSplit as Split;
-    const total = await this.deps.store.datasets.count(spec.dataset.name, split);
+    const key = `${spec.dataset.name}/${split}`;
+    let total = this.counts.get(key);
+    if (total === undefined || total === 0) {
+      total = await this.deps.store.datasets.count(spec.dataset.name, split);
+      this.counts.set(key, total);
+    }
     const n = Math.min(total, spec.dataset.maxTrainSources ?? Infinity);
     if (n === 0) throw new RunFailure(`dataset ${spec.dataset.name} has no ${split} sentences in the store`);
     return n;

@@ -11,8 +11,9 @@
  *     cannot duplicate or overwrite anything, and both deliveries generate the same texts;
  *   - with `include_references`, stores each source's reference as k = N with policyId "reference"
  *     (the trainer's convention), its token ids and log-probs under the policy from ScoreSequences;
- *   - scores only the samples that lack a reward under the reward model's name, in Score calls of
- *     `scoreBatch` and `setRewards` writes of at most 50.
+ *   - scores the new samples (Score calls of `scoreBatch`) before inserting them with their reward, so
+ *     a stored sample always has it and no per-sample update is needed; samples a dead delivery
+ *     stored without the reward are scored and updated (`setRewards` writes of at most 50).
  * So a message redelivered after a crash at any point ends with the same sample set and rewards, and
  * redoes only the Generate calls whose samples were not all stored.
  *
@@ -150,39 +151,56 @@ async function growChunk(
   const { store } = deps;
   const idxs = sentences.map((s) => s.idx);
   const perSource = job.samplesPerSource + (job.includeReferences ? 1 : 0);
-  let stored = await readSamples(store, job.runId, job.grow, idxs);
+  const stored = await readSamples(store, job.runId, job.grow, idxs);
   const inputs = await generateMissing(job, sentences, chunk, stored, deps);
   if (job.includeReferences) inputs.push(...(await referencesMissing(job, sentences, stored, deps)));
-  let inserted = 0;
-  if (inputs.length > 0) {
-    inserted = (await store.samples.insertMany(job.runId, job.grow, inputs)).inserted;
-    stored = await readSamples(store, job.runId, job.grow, idxs);
-  }
-  const docs: SampleDoc[] = [];
+  const model = job.reward.model;
+  const referenceOf = new Map(sentences.map((s) => [s.idx, s.reference ?? '']));
+  // New samples are scored first and inserted with their reward: one insert, no update per sample.
+  const scoredInputs: SampleInput[] = [];
+  await scoreInBatches(
+    deps,
+    job.reward,
+    inputs.map((d) => ({ ...d, hypothesis: d.text, reference: referenceOf.get(d.idx)! })),
+    (batch, scores) => {
+      batch.forEach((d, i) => {
+        const { hypothesis: _h, reference: _r, ...input } = d;
+        scoredInputs.push({ ...input, rewards: { [model]: scores[i]! } });
+      });
+    },
+  );
+  const inserted =
+    scoredInputs.length === 0
+      ? 0
+      : (await store.samples.insertMany(job.runId, job.grow, scoredInputs)).inserted;
+  const fresh = new Map(scoredInputs.map((d) => [sampleKey(d.idx, d.k), d]));
+  const rewardOf = new Map<string, number>();
+  // Samples stored earlier without this reward (a delivery that died between insert and scoring).
+  const lacking: (SampleDoc & { hypothesis: string; reference: string })[] = [];
+  let numSamples = 0;
   for (const s of sentences) {
     for (let k = 0; k < perSource; k++) {
-      const doc = stored.get(sampleKey(s.idx, k));
-      if (doc === undefined) {
-        throw new InternalError(`sample ${job.runId}/${job.grow}/${s.idx}/${k} is missing after its insert`);
+      const key = sampleKey(s.idx, k);
+      const doc = stored.get(key);
+      const input = fresh.get(key);
+      if (doc === undefined && input === undefined) {
+        throw new InternalError(
+          `sample ${job.runId}/${job.grow}/${s.idx}/${k} was neither stored nor generated`,
+        );
       }
-      docs.push(doc);
+      numSamples++;
+      const r = doc === undefined ? input!.rewards![model] : doc.rewards[model];
+      if (r !== undefined && Number.isFinite(r)) rewardOf.set(key, r);
+      else if (doc !== undefined)
+        lacking.push({ ...doc, hypothesis: doc.text, reference: referenceOf.get(doc.idx)! });
     }
-  }
-  const model = job.reward.model;
-  const rewardOf = new Map<string, number>();
-  const lacking: (SampleDoc & { hypothesis: string; reference: string })[] = [];
-  const referenceOf = new Map(sentences.map((s) => [s.idx, s.reference ?? '']));
-  for (const d of docs) {
-    const r = d.rewards[model];
-    if (r !== undefined && Number.isFinite(r)) rewardOf.set(sampleKey(d.idx, d.k), r);
-    else lacking.push({ ...d, hypothesis: d.text, reference: referenceOf.get(d.idx)! });
   }
   await scoreInBatches(deps, job.reward, lacking, async (batch, scores) => {
     const rewards = batch.map((d, i) => ({ idx: d.idx, k: d.k, reward: scores[i]! }));
     await writeRewards(store, job.runId, job.grow, model, rewards);
     for (const r of rewards) rewardOf.set(sampleKey(r.idx, r.k), r.reward);
   });
-  return { numSamples: docs.length, rewards: [...rewardOf.values()], inserted, scored: lacking.length };
+  return { numSamples, rewards: [...rewardOf.values()], inserted, scored: inputs.length + lacking.length };
 }
 
 /**

@@ -38,10 +38,16 @@ export interface SampleInput {
   readonly tokenLogProbs?: readonly number[];
   /** The policy that generated it. */
   readonly policyId: string;
+  /**
+   * Rewards already known, by model or metric name: a Grow worker scores before it inserts, so a
+   * sample is never stored without its reward (and FerretDB is spared an update per sample).
+   * @default {}
+   */
+  readonly rewards?: Readonly<Record<string, number>>;
 }
 
 /** A stored sample (collection `samples`). */
-export interface SampleDoc extends Omit<SampleInput, 'tokenLogProbs'> {
+export interface SampleDoc extends Omit<SampleInput, 'tokenLogProbs' | 'rewards'> {
   /** `<run>/<grow>/<idx>/<k>` */
   readonly _id: string;
   readonly run: string;
@@ -113,7 +119,7 @@ export class SampleRepo {
         behaviourLogProb: s.behaviourLogProb,
         tokenLogProbs: s.tokenLogProbs === undefined ? null : [...s.tokenLogProbs],
         policyId: s.policyId,
-        rewards: {},
+        rewards: { ...s.rewards },
         createdAt: now,
       }));
       try {
@@ -203,6 +209,14 @@ function checkSamples(run: string, grow: number, samples: readonly SampleInput[]
       if (s.tokenLogProbs.length !== s.tokenIds.length) {
         v.add(`${at}.tokenLogProbs`, 'must have one entry per token id');
       }
+    }
+    for (const [model, reward] of Object.entries(s.rewards ?? {})) {
+      if (!MODEL_PATTERN.test(model))
+        v.add(
+          `${at}.rewards`,
+          `model name ${JSON.stringify(model)}: must be 1-64 characters of [A-Za-z0-9_-]`,
+        );
+      v.finite(`${at}.rewards.${model}`, reward);
     }
   });
   v.throwIfAny();
