@@ -4,12 +4,15 @@
  * src/commands/; this file only wires them to commander and turns failures into exit codes.
  */
 import { Command } from 'commander';
+import { addStackCommands } from './commands/demo.js';
 import { infraUp } from './commands/infra.js';
+import { addInspectCommand } from './commands/inspect.js';
 import { addInspectRewardCommand } from './commands/inspect-reward.js';
 import { pretrainCommand } from './commands/pretrain.js';
 import { addRunCommand } from './commands/run.js';
 import { addScoreCommand } from './commands/score.js';
 import { addStatusCommand } from './commands/status.js';
+import { addReportCommand } from './commands/report.js';
 import { addTrainRewardCommand } from './commands/train-reward.js';
 import { addTrainCommand } from './commands/train.js';
 import { addTranslateCommand } from './commands/translate.js';
@@ -80,6 +83,7 @@ program
     await pretrainCommand(opts as unknown as Parameters<typeof pretrainCommand>[0]);
   });
 
+addStackCommands(program);
 addTrainCommand(program);
 addTrainRewardCommand(program);
 addInspectRewardCommand(program);
@@ -88,6 +92,8 @@ addStatusCommand(program);
 addWatchCommand(program);
 addTranslateCommand(program);
 addScoreCommand(program);
+addReportCommand(program);
+addInspectCommand(program);
 
 try {
   await program.parseAsync(process.argv);
