@@ -3,6 +3,7 @@
 # .ci/run. Each step is skipped when its result is already there, and prints its own duration.
 #
 #   nats-server   Debian package (2.9.x), JetStream-capable
+#   chromium      Debian package: the headless browser that opens `rest report`'s HTML in cli/test
 #   ferretdb      FerretDB v1.24.2 (SQLite backend), built with `go install`, cached in $REST_TOOLS_DIR
 #   kustomize     kustomize v5.8.1 (k8s/ manifests), built with `go install`, cached in $REST_TOOLS_DIR
 #   npm packages  `npm ci` at the repository root (onnxruntime-node's GPU download skipped by .npmrc)
@@ -41,6 +42,13 @@ install_nats() {
   # Debian enables a system service on install; our launchers start their own on free ports.
   $SUDO systemctl disable --now nats-server >/dev/null 2>&1 || true
   echo "  installed $(nats-server --version)"
+}
+
+install_chromium() {
+  if [ -x /usr/bin/chromium ]; then echo "  chromium present"; return; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+  echo "  installed chromium at /usr/bin/chromium"
 }
 
 install_ferretdb() {
@@ -100,6 +108,7 @@ install_npm() {
 
 mkdir -p "$TOOLS_DIR/bin"
 step nats-server install_nats
+step chromium install_chromium
 step ferretdb install_ferretdb
 step kustomize install_kustomize
 [ "$NPM" -eq 1 ] && step "npm ci" install_npm
