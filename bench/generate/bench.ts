@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
     'max-new': { type: 'string', default: '64' },
+    modes: { type: 'string', default: 'greedy,sample' },
     data: {
       type: 'string',
       default: resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'multi30k'),
@@ -116,7 +117,8 @@ interface Row {
   ratio: number;
 }
 const results: Row[] = [];
-for (const mode of ['greedy', `sample N=${N}`]) {
+const modes = args.modes.split(',').map((m) => (m === 'sample' ? `sample N=${N}` : m));
+for (const mode of modes) {
   const sample = mode !== 'greedy';
   const rowsPer = sample ? N : 1;
   const opts: DecodingOptions = sample

@@ -16,6 +16,7 @@ import { rng } from '../params/random.js';
 import { Seq2SeqModel } from './seq2seq.js';
 import { generate, scoreTargets, DecodingError, type Candidate } from './generate.js';
 import { writePolicyBundle, BundleError, BUNDLE_FILES } from './bundle.js';
+import { lengthGroups } from './length-groups.js';
 import type { GenerationDefaults } from './bundle.js';
 
 const DEFAULTS: GenerationDefaults = {
@@ -93,6 +94,58 @@ test('KV-cached decoding gives the logits of full recomputation by the training 
     await full.release();
     await model.release();
   }
+});
+
+test('encode: sources of very different lengths run in length groups and get their own encodings', async () => {
+  const params = randomParams(SMALL, 6, 2);
+  const model = await Seq2SeqModel.fromParams(SMALL, params, DEFAULTS);
+  const r = rng(4);
+  const sources = Array.from({ length: 12 }, (_, i) => {
+    const len = i % 2 === 0 ? 2 : 40;
+    return [...Array.from({ length: len }, () => 3 + Math.floor(r() * 40)), 1];
+  });
+  assert.ok(lengthGroups(sources.map((s) => s.length)).length > 1, 'the batch is split');
+  const { hidden, mask } = await model.encode(sources);
+  const S = mask.dims[1]!;
+  const D = SMALL.dModel;
+  let worst = 0;
+  for (const [i, s] of sources.entries()) {
+    const alone = await model.encode([s]);
+    for (let t = 0; t < S; t++) {
+      assert.equal(mask.data[i * S + t], t < s.length ? 1n : 0n);
+      for (let d = 0; d < D; d++) {
+        const got = hidden.data[(i * S + t) * D + d]!;
+        if (t < s.length) worst = Math.max(worst, Math.abs(got - alone.hidden.data[t * D + d]!));
+        else assert.equal(got, 0, 'padding is zero');
+      }
+    }
+  }
+  assert.ok(worst <= 1e-5, `max |grouped − alone| = ${worst}`);
+  await model.release();
+});
+
+test('Seq2SeqModel: a consuming select and recycled buffers decode like fresh states', async () => {
+  const params = randomParams(SMALL, 7, 2);
+  const model = await Seq2SeqModel.fromParams(SMALL, params, DEFAULTS);
+  const sources = randomSources(5, SMALL.vocabSize, 9);
+  const V = SMALL.vocabSize;
+  const tokens = (rows: number, t: number) =>
+    new BigInt64Array(rows).map((_, i) => BigInt(2 + ((i + t) % 40)));
+  const run = async (consume: boolean): Promise<number[]> => {
+    const { hidden, mask } = await model.encode(sources);
+    let state = model.start(hidden, mask);
+    const seen: number[] = [];
+    for (let t = 0; t < 6; t++) {
+      if (t === 3) state = model.select(state, [4, 0, 0, 2], consume);
+      const logits = await model.step(state, tokens(state.rows, t));
+      seen.push(...logits.subarray(0, state.rows * V));
+    }
+    model.recycle(state);
+    return seen;
+  };
+  const fresh = await run(false);
+  for (let i = 0; i < 3; i++) assert.deepEqual(await run(true), fresh);
+  await model.release();
 });
 
 test('teacher-forced scoring returns the log-probs that generation reported', async () => {

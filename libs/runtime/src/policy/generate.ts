@@ -15,13 +15,14 @@
  *   running beams join the hypotheses.
  *
  * Every strategy runs the KV-cached decoder one token per step for all unfinished rows of the batch,
- * and drops rows (or whole sources, for beams) from the batch as soon as they finish. Banned tokens (the
+ * and drops finished rows (a few at a time; whole sources, for beams, as soon as they finish). Banned tokens (the
  * bundle's `bad_words_ids`: Marian bans its pad token) are never chosen. Reported log-probs are the
  * model's own (temperature 1, before banning or truncation), i.e. what teacher-forced scoring of the
  * same tokens gives; a finished sequence's token ids end with the end token, whose log-prob counts.
  */
 import { rng } from '../params/random.js';
 import type { Seq2SeqModel, DecoderState } from './seq2seq.js';
+import { RowChooser, logSumExp } from './row-choice.js';
 
 /** How to decode. */
 export interface DecodingOptions {
@@ -117,16 +118,6 @@ export function resolveDecoding(o: DecodingOptions, defaultMaxNew: number): Reso
   };
 }
 
-/** `logits[off .. off+V)` → log-softmax into `out`. */
-function logSoftmaxRow(logits: Float32Array, off: number, v: number, out: Float64Array): void {
-  let max = -Infinity;
-  for (let i = 0; i < v; i++) max = Math.max(max, logits[off + i]!);
-  let sum = 0;
-  for (let i = 0; i < v; i++) sum += Math.exp(logits[off + i]! - max);
-  const z = max + Math.log(sum);
-  for (let i = 0; i < v; i++) out[i] = logits[off + i]! - z;
-}
-
 /** A 32-bit generator seed from (seed, source, sample): a splitmix-style mix of the three. */
 export function rowSeed(seed: number, source: number, sample: number): number {
   let h = (Math.floor(seed) ^ Math.floor(seed / 2 ** 32)) >>> 0;
@@ -135,86 +126,6 @@ export function rowSeed(seed: number, source: number, sample: number): number {
     h ^= h >>> 13;
   }
   return h >>> 0;
-}
-
-/** Draws a token from the truncated, temperature-scaled distribution of one row. */
-function sampleToken(
-  logits: Float32Array,
-  off: number,
-  v: number,
-  r: Resolved,
-  banned: ReadonlySet<number>,
-  rand: () => number,
-  probs: Float64Array,
-): number {
-  let max = -Infinity;
-  for (let i = 0; i < v; i++) if (!banned.has(i)) max = Math.max(max, logits[off + i]!);
-  let sum = 0;
-  for (let i = 0; i < v; i++) {
-    const p = banned.has(i) ? 0 : Math.exp((logits[off + i]! - max) / r.temperature);
-    probs[i] = p;
-    sum += p;
-  }
-  let candidates: number[] | undefined;
-  if (r.topK > 0 && r.topK < v) {
-    const order = Array.from({ length: v }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b);
-    candidates = order.slice(0, r.topK);
-  }
-  if (r.topP < 1) {
-    const pool0 = candidates ?? Array.from({ length: v }, (_, i) => i);
-    const poolSum = candidates === undefined ? sum : candidates.reduce((a, i) => a + probs[i]!, 0);
-    // Only tokens with p ≥ (1 − topP)·poolSum / |pool| can be in the nucleus: all the others together
-    // hold less than (1 − topP) of the pool's mass.
-    const floor = ((1 - r.topP) / pool0.length) * poolSum;
-    const pool = pool0.filter((i) => probs[i]! >= floor);
-    pool.sort((a, b) => probs[b]! - probs[a]! || a - b);
-    let acc = 0;
-    const kept: number[] = [];
-    for (const i of pool) {
-      kept.push(i);
-      acc += probs[i]!;
-      if (acc >= r.topP * poolSum) break;
-    }
-    candidates = kept;
-  }
-  if (candidates === undefined) {
-    let u = rand() * sum;
-    let last = 0;
-    for (let i = 0; i < v; i++) {
-      if (probs[i]! <= 0) continue;
-      last = i;
-      u -= probs[i]!;
-      if (u < 0) return i;
-    }
-    return last;
-  }
-  const total = candidates.reduce((s, i) => s + probs[i]!, 0);
-  let u = rand() * total;
-  for (const i of candidates) {
-    u -= probs[i]!;
-    if (u < 0) return i;
-  }
-  return candidates[candidates.length - 1]!;
-}
-
-function argmax(logits: Float32Array, off: number, v: number, banned: ReadonlySet<number>): number {
-  let best = -1;
-  let bestV = -Infinity;
-  for (let i = 0; i < v; i++) {
-    const x = logits[off + i]!;
-    if (x > bestV && !banned.has(i)) {
-      bestV = x;
-      best = i;
-    }
-  }
-  return best;
-}
-
-function repeatRows(model: Seq2SeqModel, state: DecoderState, times: number): DecoderState {
-  if (times === 1) return state;
-  const pick: number[] = [];
-  for (let r = 0; r < state.rows; r++) for (let j = 0; j < times; j++) pick.push(r);
-  return model.select(state, pick);
 }
 
 /**
@@ -233,60 +144,86 @@ export async function generate(
   if (sources.length === 0) return [];
   const { hidden, mask } = await model.encode(sources);
   const base = model.start(hidden, mask);
-  return r.strategy === 'beam' ? beamSearch(model, base, r) : sampleOrGreedy(model, base, r);
+  if (r.strategy === 'beam') return beamSearch(model, base, r);
+  const streamSeed = (src: number, k: number) => rowSeed(r.seed, src, k);
+  return sampleOrGreedy(model, base, r, streamSeed);
 }
 
-async function sampleOrGreedy(model: Seq2SeqModel, base: DecoderState, r: Resolved): Promise<Candidate[][]> {
+/**
+ * Finished rows stay in the batch (their outputs ignored) until at least this fraction of it is
+ * finished: dropping rows copies every live row's cache, which costs about as much as a few steps of
+ * a dead row, so it pays to drop them several at a time (bench/generate/README.md).
+ */
+const DROP_FRACTION = 1 / 8;
+
+async function sampleOrGreedy(
+  model: Seq2SeqModel,
+  base: DecoderState,
+  r: Resolved,
+  streamSeed: (source: number, sample: number) => number,
+): Promise<Candidate[][]> {
   const V = model.vocabSize;
   const { eosTokenId: eos, decoderStartTokenId: bos } = model.defaults;
-  const banned = new Set(model.defaults.bannedTokenIds);
-  const n = r.strategy === 'greedy' ? 1 : r.n;
+  const greedy = r.strategy === 'greedy';
+  const chooser = new RowChooser(V, model.defaults.bannedTokenIds, r);
+  const n = greedy ? 1 : r.n;
   const sourcesCount = base.rows;
-  let state = repeatRows(model, base, n);
   const out: Candidate[][] = Array.from({ length: sourcesCount }, () => []);
-  const seqs = Array.from({ length: state.rows }, () => ({ ids: [] as number[], lps: [] as number[] }));
-  const rands = seqs.map((_, row) => rng(rowSeed(r.seed, Math.floor(row / n), row % n)));
-  let live = seqs.map((_, i) => i); // original row of each state row
-  let tokens = new BigInt64Array(state.rows).fill(BigInt(bos));
-  const logp = new Float64Array(V);
-  const probs = new Float64Array(V);
-  const finish = (row: number, reason: Candidate['finishReason']): void => {
-    const s = seqs[row]!;
-    out[Math.floor(row / n)]![row % n] = {
+  // Sequence q is sample q % n of source ⌊q / n⌋.
+  const seqs = Array.from({ length: sourcesCount * n }, () => ({ ids: [] as number[], lps: [] as number[] }));
+  const rands = greedy ? [] : seqs.map((_, q) => rng(streamSeed(Math.floor(q / n), q % n)));
+  /** Appends the token chosen from logits row `off` to sequence q; whether q goes on. */
+  const advance = (logits: Float32Array, off: number, q: number, last: boolean): boolean => {
+    const tok = greedy ? chooser.greedy(logits, off) : chooser.sample(logits, off, rands[q]!);
+    const s = seqs[q]!;
+    s.ids.push(tok);
+    s.lps.push(chooser.logprob);
+    if (tok !== eos && !last) return true;
+    out[Math.floor(q / n)]![q % n] = {
       tokenIds: s.ids,
       tokenLogprobs: s.lps,
       sequenceLogprob: s.lps.reduce((a, b) => a + b, 0),
-      finishReason: reason,
+      finishReason: tok === eos ? 'eos' : 'length',
     };
+    return false;
   };
-  for (let step = 0; step < r.maxNew && live.length > 0; step++) {
-    const logits = await model.step(state, tokens);
-    const keep: number[] = [];
-    const next: bigint[] = [];
-    live.forEach((row, i) => {
-      const off = i * V;
-      const tok =
-        r.strategy === 'greedy'
-          ? argmax(logits, off, V, banned)
-          : sampleToken(logits, off, V, r, banned, rands[row]!, probs);
-      logSoftmaxRow(logits, off, V, logp);
-      const s = seqs[row]!;
-      s.ids.push(tok);
-      s.lps.push(logp[tok]!);
-      if (tok === eos) finish(row, 'eos');
-      else if (step === r.maxNew - 1) finish(row, 'length');
-      else {
-        keep.push(i);
-        next.push(BigInt(tok));
-      }
-    });
-    if (keep.length === 0) break;
-    if (keep.length < live.length) {
-      state = model.select(state, keep);
-      live = keep.map((i) => live[i]!);
-    }
-    tokens = BigInt64Array.from(next);
+
+  // The first step runs once per source: all its samples start from the same state and logits.
+  const first = await model.step(base, new BigInt64Array(sourcesCount).fill(BigInt(bos)));
+  let slots: number[] = []; // sequence of each state row; −1: finished, still in the batch
+  for (let q = 0; q < seqs.length; q++)
+    if (advance(first, Math.floor(q / n) * V, q, r.maxNew === 1)) slots.push(q);
+  if (slots.length === 0) {
+    model.recycle(base);
+    return out;
   }
+  const fromSources = slots.map((q) => Math.floor(q / n));
+  let state = fromSources.every((src, i) => src === i) ? base : model.select(base, fromSources, true);
+  const tokenBuf = BigInt64Array.from(slots, (q) => BigInt(seqs[q]!.ids[0]!));
+  let tokens = tokenBuf;
+  let live = slots.length;
+  for (let step = 1; step < r.maxNew; step++) {
+    const logits = await model.step(state, tokens);
+    const last = step === r.maxNew - 1;
+    for (let i = 0; i < slots.length; i++) {
+      const q = slots[i]!;
+      if (q < 0) continue;
+      if (advance(logits, i * V, q, last)) tokens[i] = BigInt(seqs[q]!.ids[step]!);
+      else {
+        slots[i] = -1;
+        live--;
+      }
+    }
+    if (live === 0) break;
+    if (slots.length - live >= Math.max(1, slots.length * DROP_FRACTION)) {
+      const keep = slots.flatMap((q, i) => (q < 0 ? [] : [i]));
+      state = model.select(state, keep, true);
+      keep.forEach((i, k) => (tokenBuf[k] = tokens[i]!));
+      slots = keep.map((i) => slots[i]!);
+      tokens = tokenBuf.subarray(0, keep.length);
+    }
+  }
+  model.recycle(state);
   return out;
 }
 
@@ -299,7 +236,8 @@ interface Hyp {
 async function beamSearch(model: Seq2SeqModel, base: DecoderState, r: Resolved): Promise<Candidate[][]> {
   const V = model.vocabSize;
   const { eosTokenId: eos, decoderStartTokenId: bos } = model.defaults;
-  const banned = new Set(model.defaults.bannedTokenIds);
+  const allowed = new Uint8Array(V).fill(1); // [V] u8: 1 = may be chosen
+  for (const t of model.defaults.bannedTokenIds) if (t >= 0 && t < V) allowed[t] = 0;
   const B = r.beam;
   const norm = (sum: number, len: number): number => sum / len ** r.lp;
   const sourcesCount = base.rows;
@@ -312,7 +250,6 @@ async function beamSearch(model: Seq2SeqModel, base: DecoderState, r: Resolved):
   let active = Array.from({ length: sourcesCount }, (_, i) => i);
   let state = base;
   let tokens = new BigInt64Array(state.rows).fill(BigInt(bos));
-  const logp = new Float64Array(V);
   const addFinished = (src: number, hyp: Hyp, reason: Candidate['finishReason']): void => {
     const list = finished[src]!;
     list.push({ hyp, score: norm(hyp.sum, hyp.ids.length), reason });
@@ -330,14 +267,16 @@ async function beamSearch(model: Seq2SeqModel, base: DecoderState, r: Resolved):
       // Top 2B (beam, token) continuations by cumulative log-prob.
       const top: { beam: number; tok: number; sum: number; lp: number }[] = [];
       beams.forEach((h, b) => {
-        logSoftmaxRow(logits, (row + b) * V, V, logp);
+        const off = (row + b) * V;
+        const z = logSumExp(logits, off, V);
         for (let t = 0; t < V; t++) {
-          if (banned.has(t)) continue;
-          const sum = h.sum + logp[t]!;
+          if (allowed[t] === 0) continue;
+          const lp = logits[off + t]! - z;
+          const sum = h.sum + lp;
           if (top.length < 2 * B || sum > top[top.length - 1]!.sum) {
             let at = top.length;
             while (at > 0 && top[at - 1]!.sum < sum) at--;
-            top.splice(at, 0, { beam: b, tok: t, sum, lp: logp[t]! });
+            top.splice(at, 0, { beam: b, tok: t, sum, lp });
             if (top.length > 2 * B) top.pop();
           }
         }
@@ -372,9 +311,10 @@ async function beamSearch(model: Seq2SeqModel, base: DecoderState, r: Resolved):
     }
     active = stillActive;
     if (active.length === 0) break;
-    state = model.select(state, pick);
+    state = model.select(state, pick, true);
     tokens = BigInt64Array.from(next);
   }
+  model.recycle(state);
   return finished.map((list) =>
     list.slice(0, r.n).map(({ hyp, score, reason }) => ({
       tokenIds: hyp.ids,
@@ -416,12 +356,13 @@ export async function scoreTargets(
     for (let i = 0; i + 1 < t.length; i++) input[b * T + i + 1] = BigInt(t[i]!);
   });
   const logits = await model.step(state, input, T);
-  const logp = new Float64Array(V);
-  return targets.map((t, b) => {
+  const scores = targets.map((t, b) => {
     const lps = t.map((tok, i) => {
-      logSoftmaxRow(logits, (b * T + i) * V, V, logp);
-      return logp[tok]!;
+      const off = (b * T + i) * V;
+      return logits[off + tok]! - logSumExp(logits, off, V);
     });
     return { tokenLogprobs: lps, sequenceLogprob: lps.reduce((a, c) => a + c, 0) };
   });
+  model.recycle(state);
+  return scores;
 }

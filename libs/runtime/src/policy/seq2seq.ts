@@ -15,6 +15,7 @@ import {
 } from '../session/session.js';
 import { cacheNames, decoderGraph, encoderGraph } from '../models/inference-graphs.js';
 import type { TransformerConfig } from '../models/config.js';
+import { lengthGroups } from './length-groups.js';
 import {
   BUNDLE_FILES,
   BundleError,
@@ -23,16 +24,69 @@ import {
   type GenerationDefaults,
 } from './bundle.js';
 
-/** The decoder-side state of a batch of rows. */
+/**
+ * The decoder-side state of a batch of rows. A state is used linearly: `step` and a consuming `select`
+ * reuse its buffers, so views taken from it (logits, past tensors) hold only until its next step.
+ */
 export interface DecoderState {
   rows: number;
-  /** Encoder outputs and mask, one row per decoder row. */
+  /**
+   * `[rows, S, D] f32` encoder outputs. Only the first step reads them (it turns them into the
+   * cross-attention cache); a state selected after it carries a zero placeholder of the same dims.
+   */
   hidden: HostTensor<'f32'>;
+  /** `[rows, S] i64` encoder mask, 1 = token. */
   mask: HostTensor<'i64'>;
   /** Cache by input name (`past_key_values.i.…`); empty (length 0) before the first step. */
   past: Record<string, HostTensor<'f32'>>;
   /** Decoder tokens consumed so far (the cache length). */
   length: number;
+  /** Output buffers reused from step to step; made by the first step. */
+  buffers?: StepBuffers;
+}
+
+/**
+ * Buffers a state's steps write into instead of letting onnxruntime allocate every output: the logits,
+ * and per cache name two buffers, one holding the current past and the other receiving the next present
+ * (or a selection's rows). One that is too small is replaced by one at least twice its size.
+ */
+export interface StepBuffers {
+  /** [capacity] f32 */
+  logits: Float32Array;
+  /** By cache input name. */
+  cache: Map<string, [Float32Array, Float32Array]>;
+  /** [capacity] i64, two: the current mask and the next selection's. */
+  mask: [BigInt64Array, BigInt64Array];
+}
+
+/** `a` if it has room for `n` elements, else a new array of max(n, 2 · |a|) (few regrowths as caches grow). */
+function ensure<A extends Float32Array | BigInt64Array>(a: A, n: number, make: (n: number) => A): A {
+  return a.length >= n ? a : make(Math.max(n, 2 * a.length));
+}
+
+/** Bytes held by a state's buffers. */
+function bytesOf(b: StepBuffers): number {
+  let n = b.logits.byteLength + b.mask[0].byteLength + b.mask[1].byteLength;
+  for (const [x, y] of b.cache.values()) n += x.byteLength + y.byteLength;
+  return n;
+}
+
+/** Which of a pair of buffers does not back `data`. */
+function freeOf<A extends Float32Array | BigInt64Array>(pair: [A, A], data: A): 0 | 1 {
+  return pair[0].buffer === data.buffer ? 1 : 0;
+}
+
+/** Copies rows `pick` of `src` (first axis rows, `per` elements each) into `dst` from row 0. */
+function copyRows<A extends Float32Array | BigInt64Array>(
+  src: A,
+  dst: A,
+  per: number,
+  pick: readonly number[],
+): void {
+  for (let i = 0; i < pick.length; i++) {
+    const r = pick[i]!;
+    (dst as Float32Array).set((src as Float32Array).subarray(r * per, (r + 1) * per), i * per);
+  }
 }
 
 function expectIo(
@@ -76,7 +130,30 @@ export class Seq2SeqModel {
     readonly vocabSize: number,
     readonly defaults: GenerationDefaults,
     private readonly hasEncoderMask: boolean,
-  ) {}
+  ) {
+    this.dModel = heads * headDim;
+    const present = cacheNames(layers, 'present');
+    this.firstFetch = ['logits', ...present];
+    // After the first step the cross-attention cache only passes through the `If`: fetching it again
+    // would copy it out every step for nothing.
+    this.laterFetch = ['logits', ...present.filter((n) => n.includes('.decoder.'))];
+    this.pastOf = new Map(present.map((n) => [n, n.replace('present.', 'past_key_values.')]));
+  }
+
+  private readonly dModel: number;
+  /** Outputs fetched by a state's first step and by its later ones. */
+  private readonly firstFetch: readonly string[];
+  private readonly laterFetch: readonly string[];
+  /** `present.i.…` → `past_key_values.i.…` */
+  private readonly pastOf: ReadonlyMap<string, string>;
+  /** Zeros that stand in for encoder outputs once the cross-attention cache exists. */
+  private zeros = new Float32Array(0);
+  /**
+   * The buffers of the last recycled state, taken by the next `start`: back-to-back decodes then
+   * allocate nothing (allocating tens of MB per call also costs garbage collections). One set only;
+   * concurrent decodes allocate their own.
+   */
+  private spare: StepBuffers | undefined;
 
   /** Opens a bundle folder's ONNX files after checking them against its config (BundleError otherwise). */
   static async load(
@@ -146,27 +223,42 @@ export class Seq2SeqModel {
     return new Seq2SeqModel(enc, dec, m.decoderLayers, m.heads, k, m.vocabSize, m.generation, hasMask);
   }
 
-  /** Right-pads `sources` with the pad id and runs the encoder. Every source must be non-empty. */
+  /**
+   * Runs the encoder over `sources` (token ids, each non-empty) and returns its outputs right-padded
+   * to the longest source: `hidden [rows, S, D] f32` (zeros at padding) and `mask [rows, S] i64`.
+   * Sources of similar lengths are encoded together (see length-groups.ts), not all padded to the
+   * longest.
+   */
   async encode(
     sources: readonly (readonly number[])[],
   ): Promise<{ hidden: HostTensor<'f32'>; mask: HostTensor<'i64'> }> {
     const rows = sources.length;
-    const len = Math.max(1, ...sources.map((s) => s.length));
-    const ids = new BigInt64Array(rows * len).fill(BigInt(this.defaults.padTokenId));
-    const mask = new BigInt64Array(rows * len);
-    sources.forEach((s, r) =>
-      s.forEach((t, i) => {
-        ids[r * len + i] = BigInt(t);
-        mask[r * len + i] = 1n;
-      }),
-    );
-    const maskT = hostTensor('i64', [rows, len], mask);
-    const out = await this.encoder.run(
-      { input_ids: hostTensor('i64', [rows, len], ids), attention_mask: maskT },
-      {},
-      ['last_hidden_state'],
-    );
-    return { hidden: out.last_hidden_state as HostTensor<'f32'>, mask: maskT };
+    const D = this.dModel;
+    const S = Math.max(1, ...sources.map((s) => s.length));
+    const hidden = new Float32Array(rows * S * D);
+    const mask = new BigInt64Array(rows * S);
+    sources.forEach((s, r) => mask.fill(1n, r * S, r * S + s.length));
+    for (const group of lengthGroups(sources.map((s) => s.length))) {
+      const len = Math.max(1, ...group.map((r) => sources[r]!.length));
+      const ids = new BigInt64Array(group.length * len).fill(BigInt(this.defaults.padTokenId));
+      const groupMask = new BigInt64Array(group.length * len);
+      group.forEach((r, g) => {
+        const s = sources[r]!;
+        for (let i = 0; i < s.length; i++) ids[g * len + i] = BigInt(s[i]!);
+        groupMask.fill(1n, g * len, g * len + s.length);
+      });
+      const out = await this.encoder.run(
+        {
+          input_ids: hostTensor('i64', [group.length, len], ids),
+          attention_mask: hostTensor('i64', [group.length, len], groupMask),
+        },
+        {},
+        ['last_hidden_state'],
+      );
+      const h = out.last_hidden_state!.data as Float32Array; // [group, len, D]
+      group.forEach((r, g) => hidden.set(h.subarray(g * len * D, (g + 1) * len * D), r * S * D));
+    }
+    return { hidden: hostTensor('f32', [rows, S, D], hidden), mask: hostTensor('i64', [rows, S], mask) };
   }
 
   /** A fresh decoder state over encoder outputs (one decoder row per encoder row). */
@@ -175,39 +267,120 @@ export class Seq2SeqModel {
     const past: Record<string, HostTensor<'f32'>> = {};
     for (const n of cacheNames(this.layers, 'past_key_values'))
       past[n] = hostTensor('f32', [rows, this.heads, 0, this.headDim], new Float32Array(0));
-    return { rows, hidden, mask, past, length: 0 };
+    const buffers = this.spare;
+    this.spare = undefined;
+    return { rows, hidden, mask, past, length: 0, ...(buffers === undefined ? {} : { buffers }) };
+  }
+
+  /**
+   * Hands a finished state's buffers to the next {@link start}. The state, and every view taken from
+   * it, must not be used again.
+   */
+  recycle(state: DecoderState): void {
+    if (
+      state.buffers !== undefined &&
+      (this.spare === undefined || bytesOf(state.buffers) > bytesOf(this.spare))
+    )
+      this.spare = state.buffers;
+    delete state.buffers;
   }
 
   /**
    * Feeds `tokens [rows, T]` (row-major) and returns the logits `[rows, T, V]`; the state's cache grows
-   * by T. The first call computes the cross-attention cache from the encoder outputs.
+   * by T. The first call computes the cross-attention cache from the encoder outputs. The logits and
+   * the new cache are written into the state's buffers: they stay valid until its next step or
+   * consuming select.
    */
   async step(state: DecoderState, tokens: BigInt64Array, t = 1): Promise<Float32Array> {
+    const { rows } = state;
     const feeds: Record<string, HostTensor> = {
-      input_ids: hostTensor('i64', [state.rows, t], tokens),
+      input_ids: hostTensor('i64', [rows, t], tokens),
       encoder_hidden_states: state.hidden,
       use_cache_branch: hostTensor('bool', [1], Uint8Array.of(state.length > 0 ? 1 : 0)),
       ...state.past,
     };
     if (this.hasEncoderMask) feeds.encoder_attention_mask = state.mask;
-    const out = await this.decoder.run(feeds);
-    for (const n of cacheNames(this.layers, 'present'))
-      state.past[n.replace('present.', 'past_key_values.')] = out[n] as HostTensor<'f32'>;
-    state.length += t;
-    return out.logits!.data as Float32Array;
+    const b = (state.buffers ??= {
+      logits: new Float32Array(0),
+      cache: new Map(),
+      mask: [new BigInt64Array(0), new BigInt64Array(0)],
+    });
+    const fetch = state.length === 0 ? this.firstFetch : this.laterFetch;
+    const into: Record<string, HostTensor> = {};
+    const nLogits = rows * t * this.vocabSize;
+    b.logits = ensure(b.logits, nLogits, (n) => new Float32Array(n));
+    into.logits = hostTensor('f32', [rows, t, this.vocabSize], b.logits.subarray(0, nLogits));
+    const S = state.mask.dims[1]!;
+    const total = state.length + t;
+    for (const n of fetch) {
+      if (n === 'logits') continue;
+      const len = n.includes('.decoder.') ? total : S;
+      const size = rows * this.heads * len * this.headDim;
+      const pair = this.pairOf(b, this.pastOf.get(n)!);
+      const k = freeOf(pair, state.past[this.pastOf.get(n)!]!.data);
+      pair[k] = ensure(pair[k], size, (m) => new Float32Array(m));
+      into[n] = hostTensor('f32', [rows, this.heads, len, this.headDim], pair[k].subarray(0, size));
+    }
+    await this.decoder.run(feeds, into, fetch);
+    for (const n of fetch) if (n !== 'logits') state.past[this.pastOf.get(n)!] = into[n] as HostTensor<'f32'>;
+    state.length = total;
+    return into.logits.data as Float32Array;
   }
 
-  /** Keeps (and reorders, repeats) rows `pick` of the state. */
-  select(state: DecoderState, pick: readonly number[]): DecoderState {
+  private pairOf(b: StepBuffers, name: string): [Float32Array, Float32Array] {
+    let pair = b.cache.get(name);
+    if (pair === undefined) {
+      pair = [new Float32Array(0), new Float32Array(0)];
+      b.cache.set(name, pair);
+    }
+    return pair;
+  }
+
+  /**
+   * Keeps (and reorders, repeats) rows `pick` of the state. With `consume`, the result takes over the
+   * state's buffers (no allocation once they are large enough) and `state` must not be used again;
+   * without, it is a new state that shares nothing with `state`.
+   */
+  select(state: DecoderState, pick: readonly number[], consume = false): DecoderState {
+    const rows = pick.length;
+    const S = state.mask.dims[1]!;
+    const b = consume ? state.buffers : undefined;
     const past: Record<string, HostTensor<'f32'>> = {};
-    for (const [n, t] of Object.entries(state.past)) past[n] = takeRows(t, pick);
+    for (const [n, t] of Object.entries(state.past)) {
+      const per = t.dims.slice(1).reduce((x, y) => x * y, 1);
+      if (b === undefined || per === 0) {
+        past[n] = takeRows(t, pick);
+        continue;
+      }
+      const pair = this.pairOf(b, n);
+      const k = freeOf(pair, t.data);
+      pair[k] = ensure(pair[k], rows * per, (m) => new Float32Array(m));
+      copyRows(t.data, pair[k], per, pick);
+      past[n] = hostTensor('f32', [rows, ...t.dims.slice(1)], pair[k].subarray(0, rows * per));
+    }
+    let mask: HostTensor<'i64'>;
+    if (b === undefined) mask = takeRows(state.mask, pick);
+    else {
+      const k = freeOf(b.mask, state.mask.data);
+      b.mask[k] = ensure(b.mask[k], rows * S, (m) => new BigInt64Array(m));
+      copyRows(state.mask.data, b.mask[k], S, pick);
+      mask = hostTensor('i64', [rows, S], b.mask[k].subarray(0, rows * S));
+    }
     return {
-      rows: pick.length,
-      hidden: takeRows(state.hidden, pick),
-      mask: takeRows(state.mask, pick),
+      rows,
+      hidden: state.length === 0 ? takeRows(state.hidden, pick) : this.placeholder(rows, S),
+      mask,
       past,
       length: state.length,
+      ...(b === undefined ? {} : { buffers: b }),
     };
+  }
+
+  /** `[rows, S, D]` zeros, a view of one shared buffer (onnxruntime never writes into inputs). */
+  private placeholder(rows: number, S: number): HostTensor<'f32'> {
+    const n = rows * S * this.dModel;
+    this.zeros = ensure(this.zeros, n, (m) => new Float32Array(m));
+    return hostTensor('f32', [rows, S, this.dModel], this.zeros.subarray(0, n));
   }
 
   async release(): Promise<void> {
