@@ -26,7 +26,7 @@ import { trainBpe, writeTokenizerFiles } from '@rest/text';
 import { defaultDataDir } from '../src/paths.js';
 
 const MAIN = join(import.meta.dirname, '..', 'src', 'main.ts');
-const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'demo-run.yaml');
+const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'demo.yaml');
 const TAG = randomBytes(3).toString('hex');
 const WAIT_MS = 20_000;
 
@@ -176,11 +176,11 @@ describe('client commands', () => {
   it('rest run: a key that is not a RunSpec field fails, naming it', async () => {
     const file = join(dir, 'typo.yaml');
     const example = await readFile(EXAMPLE, 'utf8');
-    await writeFile(file, example.replace('max_train_sources:', 'max_train_source:'));
+    await writeFile(file, example.replace('maxTrainSources:', 'maxTrainSource:'));
     const { code, stdout, stderr } = await rest(['run', file]);
     assert.equal(code, 1);
     assert.equal(stdout, '');
-    assert.match(stderr, /typo\.yaml: unknown key dataset\.max_train_source \(/);
+    assert.match(stderr, /typo\.yaml: unknown key dataset\.maxTrainSource \(/);
   });
 
   it('rest run + rest status: create from the example spec, list it, show its metrics', async () => {
@@ -214,13 +214,13 @@ describe('client commands', () => {
     const list = await rest(['status']);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^RUN +STATE +GROW +IMPROVE +POLICY +UPDATED\n/);
-    assert.match(list.stdout, new RegExp(`\\n${runId} +growing +1/1 +0/3 +pretrained +\\d{4}-`));
+    assert.match(list.stdout, new RegExp(`\\n${runId} +growing +1/1 +0/3 +demo-base +\\d{4}-`));
 
     const one = await rest(['status', runId]);
     assert.equal(one.code, 0, one.stderr);
     assert.match(one.stdout, new RegExp(`^run +${runId} \\(demo`));
     assert.match(one.stdout, /\nstate +growing · grow 1\/1 · improve 0\/3/);
-    assert.match(one.stdout, /\nschedule +G 1 · I 3 · N 4 · fixed τ 0.5, 0.6, 0.7\n/);
+    assert.match(one.stdout, /\nschedule +G 1 · I 3 · N 4 · fixed τ 0.4, 0.55, 0.7\n/);
     assert.match(one.stdout, /\ng1\/grow +num_samples 4000 · reward_mean 0\.39\n/);
     assert.match(one.stdout, /\nEVAL +REWARD +BLEU +CHRF +SOURCES\n/);
     assert.match(one.stdout, /\ng0\/i0 +0\.412 ± 0\.100 +21\.50 +45\.25 +200\n/);
@@ -229,7 +229,7 @@ describe('client commands', () => {
     const other = join(dir, 'other.yaml');
     await writeFile(
       other,
-      (await readFile(EXAMPLE, 'utf8')).replace('samples_per_source: 4', 'samples_per_source: 8'),
+      (await readFile(EXAMPLE, 'utf8')).replace('samplesPerSource: 4', 'samplesPerSource: 8'),
     );
     const clash = await rest(['run', other, '--id', runId]);
     assert.equal(clash.code, 1);

@@ -114,7 +114,7 @@ export function addRunCommand(program: Command): void {
       'create a ReST run from a spec file (YAML or JSON, fields of rest.v1.RunSpec) and print its id; ' +
         '--watch follows it like `rest watch`',
     )
-    .argument('<spec>', 'the run spec file, e.g. examples/demo-run.yaml')
+    .argument('<spec>', 'the run spec file, e.g. examples/demo.yaml')
     .option(
       '--id <run-id>',
       'choose the run id (1-128 of [A-Za-z0-9_-]); rerunning with the same id and spec is a no-op',
