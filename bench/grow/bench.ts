@@ -13,8 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSpec } from '@rest/proto';
-import { coordinatorClient } from '../../cli/src/clients.js';
-import { registerPolicyFolder, startStack } from '../../cli/src/stack/stack.js';
+import { coordinatorClient, registerPolicyFolder, startStack } from '@rest/cli';
 
 const { values: a } = parseArgs({
   options: {
