@@ -42,7 +42,6 @@ async function growOnce(workers: number, round: number): Promise<Result> {
     dataDir: a['data-dir'],
     growWorkers: workers,
     policyServers: Number(a['policy-servers']),
-    logLevel: 'warn',
     datasetLimits: { train: SOURCES },
   });
   const client = coordinatorClient(stack.addresses.coordinator);

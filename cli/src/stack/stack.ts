@@ -33,8 +33,8 @@ export interface StackOptions {
   readonly datasetLimits?: Readonly<Partial<Record<Split, number>>>;
   /** Learned reward model folders for the reward server. @default [] */
   readonly rewardModelDirs?: readonly string[];
-  /** Service log level. @default 'info' */
-  readonly logLevel?: string;
+  /** Service log level; the supervisor reads the `serving` line, so nothing above `info`. @default 'info' */
+  readonly logLevel?: 'debug' | 'info';
   /** Extra environment per service name prefix (e.g. `{ trainer: { TRAINER_JOBS__PROGRESS_EVERY_STEPS: '5' } }`). */
   readonly extraEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** Restarts, failures. */
