@@ -6,7 +6,7 @@
  * hits both; the ratio of the best rounds is reported.
  *
  *   node --conditions=source --import tsx bench/grow/bench.ts --policy policies/demo-base \
- *     [--sources 400] [--samples 4] [--per-shard 50] [--rounds 2]
+ *     [--sources 400] [--samples 4] [--per-shard 50] [--rounds 2] [--policy-threads 0]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,8 @@ const { values: a } = parseArgs({
     'per-shard': { type: 'string', default: '50' },
     rounds: { type: 'string', default: '2' },
     'policy-servers': { type: 'string', default: '2' },
+    /** onnxruntime intra-op threads per policy server; 0 = all cores (the servers then compete). */
+    'policy-threads': { type: 'string', default: '0' },
   },
 });
 const SOURCES = Number(a.sources);
@@ -43,6 +45,7 @@ async function growOnce(workers: number, round: number): Promise<Result> {
     growWorkers: workers,
     policyServers: Number(a['policy-servers']),
     datasetLimits: { train: SOURCES },
+    extraEnv: { 'policy-server': { POLICY_RUNTIME__INTRA_OP_THREADS: a['policy-threads'] } },
   });
   const client = coordinatorClient(stack.addresses.coordinator);
   try {
@@ -94,5 +97,5 @@ const best = (w: number): number =>
   Math.max(...results.filter((r) => r.workers === w).map((r) => r.samples / r.seconds));
 console.log(
   `\nbest: 1 worker ${best(1).toFixed(1)} samples/s, 2 workers ${best(2).toFixed(1)} samples/s; ` +
-    `ratio 2:1 = ${(best(2) / best(1)).toFixed(2)}× (${a['policy-servers']} policy servers, ${SOURCES} sources × N=${N})`,
+    `ratio 2:1 = ${(best(2) / best(1)).toFixed(2)}× (${a['policy-servers']} policy servers with ${a['policy-threads']} intra-op threads (0 = all), ${SOURCES} sources × N=${N})`,
 );
