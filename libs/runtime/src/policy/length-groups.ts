@@ -17,7 +17,7 @@ const MAX_GROUP_ROWS = 256;
  * Groups row indices `0 .. lengths.length − 1` into runs minimising `Σ (overhead + rows · maxLength)`
  * over contiguous runs of the rows sorted by length. Returns the runs, each ascending by length.
  */
-export function lengthGroups(lengths: readonly number[]): number[][] {
+export function lengthGroups(lengths: readonly number[], overhead = RUN_OVERHEAD_TOKENS): number[][] {
   const n = lengths.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
   // best[j]: cheapest cost of the first j sorted rows; cut[j]: where its last run starts.
@@ -27,7 +27,7 @@ export function lengthGroups(lengths: readonly number[]): number[][] {
     const len = lengths[order[j - 1]!]!; // the longest of any run ending at j
     best[j] = Infinity;
     for (let i = Math.max(0, j - MAX_GROUP_ROWS); i < j; i++) {
-      const cost = best[i]! + RUN_OVERHEAD_TOKENS + (j - i) * len;
+      const cost = best[i]! + overhead + (j - i) * len;
       if (cost < best[j]!) {
         best[j] = cost;
         cut[j] = i;

@@ -2,9 +2,9 @@
  * The per-row work of a decoding step over one row of logits `[V] f32`: pick the next token (most
  * probable, or drawn from the temperature-scaled distribution truncated by top-k then top-p) and report
  * its log-prob under the model (temperature 1, no banning or truncation). Each choice reads the row in
- * as few passes as it can — the maximum and the arg-maximum in one, the normaliser `log Σ exp` in a
- * second (and, when sampling, the sampling weights in the same pass) — and no full log-softmax is
- * written: the chosen token's log-prob is `logit − logsumexp`. Scratch arrays are kept across rows and
+ * as few passes as it can — greedy once (maximum, arg-maximum and normaliser `log Σ exp` together),
+ * sampling twice (the maxima, then the normaliser and the sampling weights) — and no full log-softmax
+ * is written: the chosen token's log-prob is `logit − logsumexp`. Scratch arrays are kept across rows and
  * steps. The exponentials are {@link fastExp}'s (within 2.5 ulp of `Math.exp`).
  */
 import { fastExp } from './fast-exp.js';
@@ -12,20 +12,41 @@ import { fastExp } from './fast-exp.js';
 /** Truncated top-k lists up to this length are kept by insertion; longer ones by a sort. */
 const INSERTION_TOP_K = 128;
 
-/** `log Σ_v exp(logits[off + v])`, in float64, over the V values of a row. */
-export function logSumExp(logits: Float32Array, off: number, v: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < v; i++) {
-    const x = logits[off + i]!;
-    if (x > max) max = x;
+/**
+ * One pass over a row: its maximum, the first index holding it, and `Σ exp(x − max)` kept relative to
+ * the running maximum (rescaled whenever a larger value arrives, about ln V times for a row in no
+ * particular order), so a row is read once rather than once for the maximum and again for the sum.
+ */
+class RowScan {
+  max = -Infinity;
+  argmax = -1;
+  sum = 0;
+
+  /** Scans `logits[off .. off+v)`; returns `log Σ exp`. */
+  run(logits: Float32Array, off: number, v: number): number {
+    let max = -Infinity;
+    let argmax = -1;
+    let sum = 0;
+    for (let i = 0; i < v; i++) {
+      const x = logits[off + i]!;
+      if (x > max) {
+        sum = sum * fastExp(max - x) + 1;
+        max = x;
+        argmax = i;
+      } else sum += fastExp(x - max);
+    }
+    this.max = max;
+    this.argmax = argmax;
+    this.sum = sum;
+    return max + Math.log(sum);
   }
-  return max + Math.log(expSum(logits, off, v, max));
 }
 
-function expSum(logits: Float32Array, off: number, v: number, max: number): number {
-  let sum = 0;
-  for (let i = 0; i < v; i++) sum += fastExp(logits[off + i]! - max);
-  return sum;
+const SCAN = new RowScan();
+
+/** `log Σ_v exp(logits[off + v])`, in float64, over the V values of a row. */
+export function logSumExp(logits: Float32Array, off: number, v: number): number {
+  return SCAN.run(logits, off, v);
 }
 
 /** Sampling settings of a {@link RowChooser}. */
@@ -60,19 +81,10 @@ export class RowChooser {
 
   /** The most probable allowed token (the first of equals) of row `logits[off .. off+V)`. */
   greedy(logits: Float32Array, off: number): number {
-    const v = this.v;
-    let max = -Infinity;
-    let best = -1;
-    for (let i = 0; i < v; i++) {
-      const x = logits[off + i]!;
-      if (x > max) {
-        max = x;
-        best = i;
-      }
-    }
+    const z = SCAN.run(logits, off, this.v);
+    let best = SCAN.argmax;
     // The row's maximum is banned (rare): the first allowed maximum needs its own pass.
     if (best >= 0 && this.allowed[best] === 0) best = this.allowedArgmax(logits, off);
-    const z = max + Math.log(expSum(logits, off, v, max));
     this.logprob = best < 0 ? -Infinity : logits[off + best]! - z;
     return best;
   }
