@@ -240,25 +240,16 @@ export class DecodeEngine {
             () => [],
             async (live) => {
               const out = new Map<number, Candidate[]>();
-              if (d.strategy === 'sample') {
-                // One call per source under its own seed (see decoding.ts); its N samples share the call.
-                for (const i of live) {
-                  const item = items[i]!;
-                  if (item.signal.aborted) continue;
-                  const [candidates] = await generate(policy.model, [item.ids], {
-                    ...options,
-                    seed: item.seed,
-                  });
-                  out.set(i, candidates ?? []);
-                }
-              } else {
-                const results = await generate(
-                  policy.model,
-                  live.map((i) => items[i]!.ids),
-                  options,
-                );
-                live.forEach((i, k) => out.set(i, results[k] ?? []));
-              }
+              // Sampling: every source draws from its own seed (see decoding.ts), so one call gives
+              // each what a call of its own would.
+              const results = await generate(
+                policy.model,
+                live.map((i) => items[i]!.ids),
+                d.strategy === 'sample'
+                  ? { ...options, sourceSeeds: live.map((i) => items[i]!.seed) }
+                  : options,
+              );
+              live.forEach((i, k) => out.set(i, results[k] ?? []));
               return out;
             },
           ),

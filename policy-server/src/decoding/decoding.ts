@@ -3,11 +3,10 @@
  * adapters), and the settings resolved against the serving policy's defaults (its
  * generation_config.json) into exactly what `generate` runs.
  *
- * Sampling seeds: `generate` seeds each sampled row by (seed, row's source index within the call,
- * sample index), so a source's samples depend on what else shares its call. The server wants a
- * request to replay exactly whatever it was batched with, so it decodes each sampled source in its
- * own call under a per-source seed derived from (request seed, source index in the request). Greedy
- * and beam search are deterministic and batch-independent, so their sources share calls freely.
+ * Sampling seeds: the server wants a request to replay exactly whatever it was batched with, so each
+ * source gets a seed derived from (request seed, source index in the request), `sourceSeed`, and
+ * `generate` draws a source's samples from that seed alone (its `sourceSeeds`): sampled sources of
+ * any requests share a call as greedy and beam search ones do.
  */
 import { randomBytes } from 'node:crypto';
 import type { GenerationDefaults } from '@rest/runtime';

@@ -302,6 +302,47 @@ test('sampling: same seed, same samples regardless of batching; seeds differ; to
   await model.release();
 });
 
+test('sampling with per-source seeds: one batched call draws what separate calls draw', async () => {
+  const params = randomParams(SMALL, 11, 1.5);
+  const model = await Seq2SeqModel.fromParams(SMALL, params, DEFAULTS);
+  const sources = randomSources(7, SMALL.vocabSize, 5);
+  const r = rng(17);
+  const seeds = sources.map(() => Math.floor(r() * 2 ** 32));
+  for (const opts of [
+    { strategy: 'sample' as const, numReturn: 3, temperature: 0.9, topP: 0.95 },
+    { strategy: 'sample' as const, numReturn: 2, temperature: 1.2, topK: 6 },
+  ]) {
+    const batched = await generate(model, sources, { ...opts, sourceSeeds: seeds });
+    const ids = (out: Candidate[][]) => out.map((cs) => cs.map((c) => c.tokenIds));
+    const alone = await Promise.all(sources.map((s, i) => generate(model, [s], { ...opts, seed: seeds[i] })));
+    assert.deepEqual(ids(batched), ids(alone.map((out) => out[0]!)));
+    batched.forEach((cs, i) =>
+      cs.forEach((c, k) =>
+        c.tokenLogprobs.forEach((lp, j) =>
+          assert.ok(Math.abs(lp - alone[i]![0]![k]!.tokenLogprobs[j]!) <= 1e-5, `source ${i} sample ${k}`),
+        ),
+      ),
+    );
+    // Another order, another batch: each source still draws the same.
+    const order = [6, 2, 0, 5];
+    const reordered = await generate(
+      model,
+      order.map((i) => sources[i]!),
+      { ...opts, sourceSeeds: order.map((i) => seeds[i]!) },
+    );
+    assert.deepEqual(ids(reordered), ids(order.map((i) => batched[i]!)));
+  }
+  await assert.rejects(
+    generate(model, sources, { strategy: 'sample', sourceSeeds: seeds.slice(1) }),
+    (e: Error) => e instanceof DecodingError && /^sourceSeeds: 6 seeds for 7 sources/.test(e.message),
+  );
+  await assert.rejects(
+    generate(model, sources.slice(0, 2), { strategy: 'sample', sourceSeeds: [1, NaN] }),
+    (e: Error) => e instanceof DecodingError && /^sourceSeeds\[1\]: must be a finite number/.test(e.message),
+  );
+  await model.release();
+});
+
 test('sampling draws first tokens with the temperature-scaled, top-k/top-p truncated probabilities', async () => {
   const params = randomParams(SMALL, 10, 1);
   const model = await Seq2SeqModel.fromParams(SMALL, params, { ...DEFAULTS, maxLength: 2 });

@@ -5,8 +5,8 @@
  * - **greedy**: the most probable token each step;
  * - **sample**: ancestral sampling from the temperature-scaled distribution, truncated by top-k then
  *   top-p (nucleus), N independent samples per source; each sample draws from its own generator seeded
- *   by (seed, source index, sample index), so a request's output depends on its seed only, not on how
- *   it was batched with others;
+ *   by (seed, source index, sample index) — or by (the source's own seed, sample index) when
+ *   `sourceSeeds` is given, so that a source draws the same in any batch and at any position;
  * - **beam**: beam search with Hugging Face semantics: per source, the top 2·B continuations of the B
  *   running beams; an end-of-sequence continuation ranked within the first B becomes a finished
  *   hypothesis scored `sum log p / length^lengthPenalty` (length = generated tokens including the end
@@ -39,6 +39,12 @@ export interface DecodingOptions {
   topP?: number;
   /** sample: generator seed (same seed, same samples). @default 0 */
   seed?: number;
+  /**
+   * sample: one generator seed per source, used instead of `seed`: source i then draws exactly what a
+   * call with `[sources[i]]` and `seed: sourceSeeds[i]` draws, whatever else is in the batch. One
+   * finite number per source. @default none: `seed`, with each source's position in `sources`
+   */
+  sourceSeeds?: readonly number[];
   /** beam: beams per source. @default 4 */
   beamSize?: number;
   /** beam: exponent of the length normalisation. @default 1 */
@@ -141,11 +147,25 @@ export async function generate(
   sources.forEach((s, i) => {
     if (s.length === 0) throw new DecodingError(`sources[${i}]: empty`);
   });
+  const seeds = options.sourceSeeds;
+  if (seeds !== undefined) {
+    if (seeds.length !== sources.length)
+      throw new DecodingError(`sourceSeeds: ${seeds.length} seeds for ${sources.length} sources`);
+    seeds.forEach((x, i) => {
+      if (!Number.isFinite(x))
+        throw new DecodingError(`sourceSeeds[${i}]: must be a finite number, got ${x}`);
+    });
+  }
   if (sources.length === 0) return [];
   const { hidden, mask } = await model.encode(sources);
   const base = model.start(hidden, mask);
   if (r.strategy === 'beam') return beamSearch(model, base, r);
-  const streamSeed = (src: number, k: number) => rowSeed(r.seed, src, k);
+  // A source's samples draw from streams of (its seed, sample) alone: with explicit seeds it is a
+  // position-0 source of its own call, so batching never changes what it draws.
+  const streamSeed =
+    seeds === undefined
+      ? (src: number, k: number) => rowSeed(r.seed, src, k)
+      : (src: number, k: number) => rowSeed(seeds[src]!, 0, k);
   return sampleOrGreedy(model, base, r, streamSeed);
 }
 
