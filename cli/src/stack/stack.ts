@@ -241,6 +241,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         env: {
           ...coordEnv(policy[0]!),
           COORD_GRPC__PORT: String(coordinatorPort),
+          // One local replica: no reason to cut long WatchRun streams for rebalancing.
+          COORD_GRPC__MAX_CONNECTION_AGE_MS: '24h',
           COORD_ROLE: workers === 0 ? 'all' : 'coordinator',
         },
       }),
