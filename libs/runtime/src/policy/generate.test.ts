@@ -202,6 +202,41 @@ test('a source decodes the same alone and in a batch; finished rows leave the ba
   await model.release();
 });
 
+test('greedy and sampling: sources that end on their first token leave the batch, the others go on', async () => {
+  const params = randomParams(SMALL, 5, 2);
+  const candidates = randomSources(8, SMALL.vocabSize, 21);
+  // Make the first token the last source picks the end token, so that it (and any other source
+  // picking it) ends at once; those sources go last (the rows that go on are then a prefix).
+  const probe = await Seq2SeqModel.fromParams(SMALL, params, DEFAULTS);
+  const first = (await generate(probe, candidates, { strategy: 'greedy', maxNewTokens: 1 })).map(
+    (cs) => cs[0]!.tokenIds[0]!,
+  );
+  await probe.release();
+  const eos = first.at(-1)!;
+  const order = candidates
+    .map((_, i) => i)
+    .sort((a, b) => Number(first[a] === eos) - Number(first[b] === eos));
+  const sources = order.map((i) => candidates[i]!);
+  const firsts = order.map((i) => first[i]!);
+  assert.ok(firsts[0] !== eos, 'some sources go on');
+  const model = await Seq2SeqModel.fromParams(SMALL, params, { ...DEFAULTS, eosTokenId: eos });
+  for (const opts of [
+    { strategy: 'greedy' as const },
+    { strategy: 'sample' as const, numReturn: 2, seed: 4, topK: 1 },
+  ]) {
+    const together = await generate(model, sources, opts);
+    for (const [i, s] of sources.entries()) {
+      const alone = await generate(model, [s], { ...opts, sourceSeeds: [0] });
+      assert.deepEqual(
+        together[i]!.map((c) => c.tokenIds),
+        alone[0]!.map((c) => c.tokenIds),
+      );
+      if (firsts[i] === eos) assert.deepEqual(together[i]![0]!.tokenIds, [eos]);
+    }
+  }
+  await model.release();
+});
+
 /** Every sequence up to `maxNew` tokens: ending with eos, or of full length without it. */
 function allSequences(vocab: number[], eos: number, maxNew: number): number[][] {
   const out: number[][] = [];

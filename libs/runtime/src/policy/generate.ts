@@ -218,7 +218,8 @@ async function sampleOrGreedy(
     return out;
   }
   const fromSources = slots.map((q) => Math.floor(q / n));
-  let state = fromSources.every((src, i) => src === i) ? base : model.select(base, fromSources, true);
+  const unchanged = fromSources.length === base.rows && fromSources.every((src, i) => src === i);
+  let state = unchanged ? base : model.select(base, fromSources, true);
   const tokenBuf = BigInt64Array.from(slots, (q) => BigInt(seqs[q]!.ids[0]!));
   let tokens = tokenBuf;
   let live = slots.length;
