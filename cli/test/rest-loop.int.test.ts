@@ -126,7 +126,7 @@ describe('ReST loop over the real services', { timeout: 900_000 }, () => {
         assert.ok(faulted, 'the fault was injected before the run ended');
         return run;
       }
-      assert.ok(Date.now() < deadline, `run ${runId} still ${coord.RunState[run.state]} after 300 s`);
+      assert.ok(Date.now() < deadline, `run ${runId} still ${coord.runStateToJSON(run.state)} after 300 s`);
       await sleep(200);
     }
   }
@@ -136,7 +136,7 @@ describe('ReST loop over the real services', { timeout: 900_000 }, () => {
     assert.equal(
       run.state,
       coord.RunState.RUN_STATE_COMPLETED,
-      `run ended ${coord.RunState[run.state]}: ${run.error}`,
+      `run ended ${coord.runStateToJSON(run.state)}: ${run.error}`,
     );
     const samples = await stack.store.db
       .collection('samples')

@@ -49,7 +49,7 @@ function growWork(runId: string, shard: number, sources: events.GrowWork['source
 }
 
 const SHARD0 = { $case: 'range', range: { start: 0, end: 5 } } as const;
-const SHARD1 = { $case: 'indices', indices: { indices: [5, 6, 7] } } as const;
+const SHARD1 = { $case: 'indices' as const, indices: { indices: [5, 6, 7] } };
 
 /** The run's samples as comparable records, ordered by (idx, k). */
 async function snapshot(world: WorkersWorld, runId: string): Promise<Omit<SampleDoc, 'createdAt'>[]> {

@@ -11,10 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connectBus, type Bus } from '@rest/bus';
 import { common, events, reward } from '@rest/proto';
 import { Seq2SeqModel, scoreTargets } from '@rest/runtime';
-import { openStore, type Store } from '@rest/store';
+import { openStore, uploadBundle, type Store } from '@rest/store';
 import { loadTokenizer } from '@rest/text';
 import { startInfra, type Infra } from '@rest/testkit';
-import { uploadBundle } from '../src/jobs/bundle-transfer.js';
 import { REFERENCE_SAMPLE_POLICY } from '../src/jobs/store-data.js';
 import { tinyPolicy, toyCandidates, toyCorpus, toyValid } from '../src/testing.js';
 

@@ -15,7 +15,7 @@ import { events, trainer } from '@rest/proto';
 import { readBundleManifest } from '@rest/runtime';
 import { createLogger } from '@rest/service-kit';
 import { loadConfig } from '../src/config.js';
-import { downloadBundle } from '../src/jobs/bundle-transfer.js';
+import { downloadBundle } from '@rest/store';
 import { JobRepo, type JobDoc } from '../src/jobs/job-repo.js';
 import { startTrainerServer, type TrainerServer } from '../src/server.js';
 import { improveWork, openHarness, seedRun, trainerEnv, until, type Harness } from './harness.js';

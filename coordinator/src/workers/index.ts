@@ -87,7 +87,11 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Runnin
       <T>(queue: string, handle: (message: T, ctx: WorkContext, deps: WorkerDeps) => Promise<void>) =>
       async (message: T, ctx: WorkContext): Promise<void> => {
         const timer = setInterval(() => ctx.working(), heartbeatMs);
-        const messageLogger = logger.child({ queue, seq: ctx.streamSequence, deliveryCount: ctx.deliveryCount });
+        const messageLogger = logger.child({
+          queue,
+          seq: ctx.streamSequence,
+          deliveryCount: ctx.deliveryCount,
+        });
         try {
           await handle(message, { ...ctx, logger: messageLogger }, deps);
         } finally {
