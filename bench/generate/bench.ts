@@ -59,6 +59,72 @@ const theirs = await AutoModelForSeq2SeqLM.from_pretrained(basename(bundle), {
 });
 await AutoTokenizer.from_pretrained(basename(bundle)); // loads as a user would; ids come from ours (same, see tests)
 
+/**
+ * Where each side's time goes, per timed round: the encoder, the decoder (our `encode` / `step`,
+ * transformers.js' session runs; both include the session run, ours also its feeds and buffers),
+ * and everything else (JavaScript: choosing tokens, bookkeeping); decoder runs and the rows they
+ * decoded.
+ */
+interface Breakdown {
+  encoderMs: number;
+  decoderMs: number;
+  decoderRuns: number;
+  decoderRows: number;
+}
+const span = { ours: newBreakdown(), theirs: newBreakdown() };
+function newBreakdown(): Breakdown {
+  return { encoderMs: 0, decoderMs: 0, decoderRuns: 0, decoderRows: 0 };
+}
+/** Wraps `obj[name]` (async) to add its wall time to `into[field]` and count rows. */
+function timed<O extends object>(
+  obj: O,
+  name: keyof O & string,
+  into: () => Breakdown,
+  field: 'encoderMs' | 'decoderMs',
+  rows?: (args: unknown[]) => number,
+): void {
+  const f = (obj[name] as (...a: unknown[]) => Promise<unknown>).bind(obj);
+  Object.assign(obj, {
+    [name]: async (...a: unknown[]) => {
+      const t = performance.now();
+      try {
+        return await f(...a);
+      } finally {
+        const b = into();
+        b[field] += performance.now() - t;
+        if (rows !== undefined) {
+          b.decoderRuns++;
+          b.decoderRows += rows(a);
+        }
+      }
+    },
+  });
+}
+timed(model, 'encode', () => span.ours, 'encoderMs');
+timed(
+  model,
+  'step',
+  () => span.ours,
+  'decoderMs',
+  (a) => (a[0] as { rows: number }).rows,
+);
+const theirSessions = (theirs as unknown as { sessions: Record<string, { run: () => Promise<unknown> }> })
+  .sessions;
+for (const [key, session] of Object.entries(theirSessions)) {
+  if (key === 'decoder_model_merged')
+    timed(
+      session,
+      'run',
+      () => span.theirs,
+      'decoderMs',
+      (a) => {
+        const feeds = a[0] as Record<string, { dims: readonly number[] }>;
+        return feeds.input_ids?.dims[0] ?? 0;
+      },
+    );
+  else timed(session, 'run', () => span.theirs, 'encoderMs');
+}
+
 function chunks<T>(xs: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
@@ -110,13 +176,7 @@ async function runTheirs(doSample: boolean, rowsPer: number): Promise<{ tokens: 
   return { tokens, seqs };
 }
 
-interface Row {
-  mode: string;
-  oursTokS: number;
-  theirsTokS: number;
-  ratio: number;
-}
-const results: Row[] = [];
+const results: object[] = [];
 const modes = args.modes.split(',').map((m) => (m === 'sample' ? `sample N=${N}` : m));
 for (const mode of modes) {
   const sample = mode !== 'greedy';
@@ -129,7 +189,10 @@ for (const mode of modes) {
   let oursTok = 0;
   let theirsTok = 0;
   let mismatches = 0;
+  const parts = { ours: newBreakdown(), theirs: newBreakdown() };
   for (let r = 0; r < rounds + 1; r++) {
+    span.ours = newBreakdown();
+    span.theirs = newBreakdown();
     let t = performance.now();
     const a = await runOurs(opts, rowsPer);
     const ms1 = performance.now() - t;
@@ -138,22 +201,43 @@ for (const mode of modes) {
     const ms2 = performance.now() - t;
     if (!sample) mismatches = a.seqs.filter((s, i) => JSON.stringify(s) !== JSON.stringify(b.seqs[i])).length;
     if (r === 0) continue; // warm-up round
+    for (const side of ['ours', 'theirs'] as const)
+      for (const k of Object.keys(parts[side]) as (keyof Breakdown)[])
+        parts[side][k] += span[side][k] / rounds;
     oursMs += ms1;
     theirsMs += ms2;
     oursTok += a.tokens;
     theirsTok += b.tokens;
   }
+  const perRound = (side: 'ours' | 'theirs', totalMs: number) => {
+    const p = parts[side];
+    const round = (x: number): number => Math.round(x);
+    return {
+      totalMs: round(totalMs / rounds),
+      encoderMs: round(p.encoderMs),
+      decoderMs: round(p.decoderMs),
+      otherMs: round(totalMs / rounds - p.encoderMs - p.decoderMs),
+      decoderRuns: round(p.decoderRuns),
+      decoderRows: round(p.decoderRows),
+    };
+  };
   const row = {
     mode,
     oursTokS: (oursTok / oursMs) * 1000,
     theirsTokS: (theirsTok / theirsMs) * 1000,
     ratio: oursTok / oursMs / (theirsTok / theirsMs),
+    breakdown: { ours: perRound('ours', oursMs), transformersJs: perRound('theirs', theirsMs) },
   };
   results.push(row);
   console.error(
     `${mode}: ours ${row.oursTokS.toFixed(0)} tok/s, transformers.js ${row.theirsTokS.toFixed(0)} tok/s, ratio ${row.ratio.toFixed(2)}×` +
       (sample ? '' : `, greedy outputs differing: ${mismatches}/${sources.length}`),
   );
+  for (const [side, b] of Object.entries(row.breakdown))
+    console.error(
+      `  ${side} per round: ${b.totalMs} ms = encoder ${b.encoderMs} + decoder ${b.decoderMs} + other ${b.otherMs}; ` +
+        `${b.decoderRuns} decoder runs over ${b.decoderRows} rows`,
+    );
 }
 console.log(JSON.stringify({ bundle, sentences, N, batch, rounds, threads, maxNew, results }, null, 2));
 await model.release();
