@@ -19,16 +19,22 @@
  *   `<level>` sources, tokenised, `generate`d with the same session options, detokenised, back to
  *   back for the same duration; a translation's latency is its batch's time. It is the upper bound
  *   the server's batching tries to reach (no RPC, no queueing, perfectly full batches).
+ * - transformers.js in-process is the peer a Node team would reach for: the same bundle loaded with
+ *   `AutoModelForSeq2SeqLM` (remote models off), batches of `<level>` sources with our tokenizer's
+ *   ids (the same ids, see the cli parity test), right-padded, greedy `generate` of `--max-new`
+ *   tokens, detokenised, back to back for the same duration. The ratio gRPC / transformers.js is
+ *   what a caller gains by calling the server instead of decoding with transformers.js itself.
  * - Without `--bundle`, a synthetic policy is built (cached under the work folder): a 3+3-layer
  *   Transformer, d_model 256, with random parameters and a 4,000-token BPE vocabulary. Random
  *   parameters rarely emit the end token, so nearly every translation is `--max-new` tokens: the
  *   work per request is fixed, which is what a throughput comparison wants.
  */
+import { AutoModelForSeq2SeqLM, Tensor, env } from '@huggingface/transformers';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, startPolicyServer } from '@rest/policy-server';
 import {
@@ -160,6 +166,56 @@ async function inProcess(
   };
 }
 
+type TransformersModel = Awaited<ReturnType<typeof AutoModelForSeq2SeqLM.from_pretrained>>;
+
+/** transformers.js doing the in-process side's work (see the module comment). */
+async function inProcessTransformersJs(
+  theirs: TransformersModel,
+  tok: Awaited<ReturnType<typeof loadTokenizer>>,
+  level: number,
+): Promise<Figures> {
+  const latencies: number[] = [];
+  let translations = 0;
+  let tokens = 0;
+  let next = 0;
+  const eos = 1;
+  const started = performance.now();
+  while (performance.now() - started < durationS * 1000) {
+    const t0 = performance.now();
+    const rows = Array.from({ length: level }, () => tok.encode(sources[next++ % sources.length]!));
+    const L = Math.max(...rows.map((r) => r.length));
+    const input = new BigInt64Array(rows.length * L);
+    const mask = new BigInt64Array(rows.length * L);
+    rows.forEach((r, i) => r.forEach((t, j) => ((input[i * L + j] = BigInt(t)), (mask[i * L + j] = 1n))));
+    const out = (await theirs.generate({
+      inputs: new Tensor('int64', input, [rows.length, L]),
+      attention_mask: new Tensor('int64', mask, [rows.length, L]),
+      max_new_tokens: maxNew,
+      do_sample: false,
+      num_beams: 1,
+    })) as Tensor;
+    for (const r of (out.tolist() as bigint[][]).map((x) => x.map(Number).slice(1))) {
+      const end = r.indexOf(eos);
+      const gen = end < 0 ? r : r.slice(0, end + 1);
+      tok.decode(gen);
+      tokens += gen.length;
+    }
+    const ms = performance.now() - t0;
+    for (let i = 0; i < level; i++) latencies.push(ms);
+    translations += level;
+  }
+  const elapsedS = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    translationsPerS: translations / elapsedS,
+    tokensPerS: tokens / elapsedS,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    errors: 0,
+    meanBatch: level,
+  };
+}
+
 interface GhzReport {
   count: number;
   total: number;
@@ -252,12 +308,16 @@ if (!existsSync(args.ghz)) {
 }
 await mkdir(args.work, { recursive: true });
 const bundle = args.bundle === undefined ? await syntheticBundle(args.work) : resolve(args.bundle);
+/** The id the server gives a folder: rest.json's policyId, else the folder name. */
+const policyId =
+  (JSON.parse(readFileSync(join(bundle, 'rest.json'), 'utf8')) as { policyId?: string }).policyId ??
+  basename(bundle);
 const dataFile = join(args.work, 'requests.json');
 await writeFile(
   dataFile,
   JSON.stringify(
     sources.slice(0, 1000).map((s) => ({
-      policy: { policy_id: 'bench' },
+      policy: { policy_id: policyId },
       sources: [s],
       decoding: { strategy: 'DECODING_STRATEGY_GREEDY', max_new_tokens: maxNew },
     })),
@@ -275,7 +335,7 @@ const config = loadConfig({
     POLICY_MONGO_URI: infra.mongoUri,
     POLICY_MONGO_DB: `bench_${process.pid}`,
     POLICY_POLICIES__DIRS: JSON.stringify([bundle]),
-    POLICY_POLICIES__PRELOAD: JSON.stringify(['bench']),
+    POLICY_POLICIES__PRELOAD: JSON.stringify([policyId]),
     POLICY_RUNTIME__INTRA_OP_THREADS: String(threads),
     POLICY_BATCHING__MAX_WAIT_MS: args['max-wait'],
     POLICY_BATCHING__REJOIN_WAIT_MS: args.rejoin,
@@ -288,6 +348,12 @@ const address = `127.0.0.1:${server.port}`;
 const tok = await loadTokenizer(bundle);
 const { model } = await Seq2SeqModel.load(bundle, { intraOpThreads: threads });
 await generate(model, [tok.encode(sources[0]!)], { strategy: 'greedy', maxNewTokens: 2 });
+env.allowRemoteModels = false;
+env.localModelPath = dirname(bundle);
+const theirs = await AutoModelForSeq2SeqLM.from_pretrained(basename(bundle), {
+  dtype: 'fp32',
+  session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
+});
 
 const rows: string[] = [];
 try {
@@ -296,15 +362,18 @@ try {
     // round down, so the best round is the least disturbed one.
     let local: Figures | undefined;
     let remote: Figures | undefined;
+    let peer: Figures | undefined;
     for (let round = 0; round < rounds; round++) {
       const l = await inProcess(model, tok, level);
       const r = await overGrpc(address, server.metricsPort!, dataFile, level);
+      const t = await inProcessTransformersJs(theirs, tok, level);
       if (local === undefined || l.translationsPerS > local.translationsPerS) local = l;
       if (remote === undefined || r.translationsPerS > remote.translationsPerS) remote = r;
+      if (peer === undefined || t.translationsPerS > peer.translationsPerS) peer = t;
     }
     const overhead = 1 - remote!.translationsPerS / local!.translationsPerS;
     rows.push(
-      `| ${level} | ${remote!.translationsPerS.toFixed(1)} | ${remote!.tokensPerS.toFixed(0)} | ${remote!.p50Ms.toFixed(1)} | ${remote!.p99Ms.toFixed(1)} | ${local!.translationsPerS.toFixed(1)} | ${local!.tokensPerS.toFixed(0)} | ${local!.p50Ms.toFixed(1)} | ${local!.p99Ms.toFixed(1)} | ${(overhead * 100).toFixed(1)}% | ${remote!.meanBatch.toFixed(1)} | ${remote!.errors} |`,
+      `| ${level} | ${remote!.translationsPerS.toFixed(1)} | ${remote!.tokensPerS.toFixed(0)} | ${remote!.p50Ms.toFixed(1)} | ${remote!.p99Ms.toFixed(1)} | ${local!.translationsPerS.toFixed(1)} | ${local!.tokensPerS.toFixed(0)} | ${local!.p50Ms.toFixed(1)} | ${local!.p99Ms.toFixed(1)} | ${(overhead * 100).toFixed(1)}% | ${remote!.meanBatch.toFixed(1)} | ${remote!.errors} | ${peer!.translationsPerS.toFixed(1)} | ${peer!.p50Ms.toFixed(1)} | ${(remote!.translationsPerS / peer!.translationsPerS).toFixed(2)}× |`,
     );
     console.error(`concurrency ${level} done`);
   }
@@ -318,7 +387,7 @@ console.log(
 );
 console.log('');
 console.log(
-  '| concurrency | gRPC translations/s | gRPC tokens/s | gRPC p50 ms | gRPC p99 ms | in-process translations/s | in-process tokens/s | in-process p50 ms | in-process p99 ms | gRPC overhead | gRPC mean batch | errors |',
+  '| concurrency | gRPC translations/s | gRPC tokens/s | gRPC p50 ms | gRPC p99 ms | in-process translations/s | in-process tokens/s | in-process p50 ms | in-process p99 ms | gRPC overhead | gRPC mean batch | errors | transformers.js translations/s | transformers.js p50 ms | gRPC / transformers.js |',
 );
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of rows) console.log(row);
