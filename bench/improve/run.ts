@@ -7,18 +7,21 @@
  *   Improve: for each objective, steps 1..I each start from the previous step's policy, keep the
  *            samples that pass the step's threshold (the coordinator's `filterImproveStep`), and train
  *            through the trainer's executor (`runImprove`, the code the service and `rest train` run)
- *            with the learning rate halved per step; π_ref is the starting policy, which also sampled
- *            D_g, so the samples' own log-probs serve as reference log-probs.
+ *            with a per-objective peak learning rate (times --lr-decay per step); π_ref is the starting
+ *            policy, which also sampled D_g, so the samples' own log-probs serve as reference log-probs.
  *
- * Prints one table, objective × step: validation reward (mean reward of greedy outputs), BLEU and
- * training tokens/s (step 0 is the starting policy). Everything lands in --work-dir: the Grow samples
- * as a shard file (reused by later runs), each step's checkpoints and bundle, and results.json; a
- * rerun resumes where the previous one stopped.
+ * Prints one table, objective × step: validation reward (mean reward of greedy outputs) with its
+ * standard error, the paired change from the previous step's policy on the same sentences with its
+ * standard error, BLEU, output/reference length and training tokens/s (step 0 is the starting policy).
+ * Everything lands in --work-dir: the flags (settings.json; other flags are refused there), the Grow
+ * samples as a shard file, each step's checkpoints, bundle and per-sentence validation rewards, and
+ * results.json; a rerun resumes where the previous one stopped.
  *
- *   nice -n 10 node --conditions=source --import tsx bench/improve/run.ts --policy policies/pretrained \
- *     [--objectives bc,alol,dpo,hypo] [--sources 2000] [--samples 8] [--steps 300] [--threads 0]
+ *   nice -n 5 node --conditions=source --import tsx bench/improve/run.ts --policy policies/pretrained \
+ *     [--objectives bc,alol,dpo,hypo] [--sources 1500] [--samples 8] [--steps 30] [--threads 0]
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -37,9 +40,11 @@ import {
   shardCandidates,
   validate,
   type ImproveSpec,
+  type RewardFn,
   type RewardNormalization,
   type ShardFileLine,
 } from '@rest/trainer';
+import { formatTable, stats, type Row } from './report.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -48,7 +53,7 @@ const { values: a } = parseArgs({
     'data-dir': { type: 'string', default: resolve('..', 'shared', 'data', 'multi30k') },
     'src-lang': { type: 'string', default: 'de' },
     'tgt-lang': { type: 'string', default: 'en' },
-    sources: { type: 'string', default: '2000' },
+    sources: { type: 'string', default: '1500' },
     samples: { type: 'string', default: '8' },
     temperature: { type: 'string', default: '0.8' },
     reward: { type: 'string', default: 'chrf' },
@@ -56,11 +61,12 @@ const { values: a } = parseArgs({
     'no-references': { type: 'boolean', default: false },
     schedule: { type: 'string', default: 'percentile:50,70,90' },
     'improve-steps': { type: 'string', default: '3' },
-    steps: { type: 'string', default: '300' },
-    'eval-every': { type: 'string', default: '100' },
-    lr: { type: 'string', default: '1e-4' },
-    'lr-decay': { type: 'string', default: '0.5' },
-    'batch-tokens': { type: 'string', default: '4096' },
+    steps: { type: 'string', default: '30' },
+    'eval-every': { type: 'string', default: '30' },
+    lr: { type: 'string', default: '1e-4,dpo=1e-5,hypo=1e-5' },
+    warmup: { type: 'string', default: '5' },
+    'lr-decay': { type: 'string', default: '1' },
+    'batch-tokens': { type: 'string', default: '1024' },
     dropout: { type: 'string', default: '0.1' },
     valid: { type: 'string', default: '500' },
     'max-len': { type: 'string', default: '100' },
@@ -70,6 +76,10 @@ const { values: a } = parseArgs({
   },
 });
 
+const started = performance.now();
+/** Progress on stderr, stamped with the seconds since start. */
+const log = (message: string): void =>
+  console.error(`bench/improve [${((performance.now() - started) / 1000).toFixed(0)} s]: ${message}`);
 const fail = (message: string): never => {
   console.error(`bench/improve: ${message}`);
   process.exit(1);
@@ -88,7 +98,27 @@ const objectives = a.objectives.split(',').map((s) => s.trim());
 for (const o of objectives) if (!isObjectiveName(o)) fail(`unknown objective ${o}`);
 if (!isMetricReward(a.reward)) fail(`--reward must be a metric (bleu, chrf, chrf++, ter), got ${a.reward}`);
 const normalization = a.normalization as RewardNormalization;
-const reward = metricReward(a.reward as 'chrf', normalization);
+const metric = metricReward(a.reward as 'chrf', normalization);
+// The executor reports only mean rewards; the per-sentence rewards of the latest validation are kept
+// here (the reward is called for validation outputs only) for standard errors and paired differences.
+let lastRewards: number[] = [];
+let lastLengthRatio = Number.NaN;
+const words = (t: string | undefined): number => (t ?? '').split(/\s+/).filter((w) => w !== '').length;
+const reward: RewardFn = async (items) => {
+  // Output words / reference words: chrF weighs recall twice precision, so length moves it.
+  lastLengthRatio =
+    items.reduce((n, x) => n + words(x.hypothesis), 0) / items.reduce((n, x) => n + words(x.reference), 0);
+  return (lastRewards = await metric(items));
+};
+// `--lr 1e-4,dpo=1e-5`: a default and per-objective overrides (the peak of Improve step 1).
+const lrs = new Map<string, number>();
+for (const part of a.lr.split(',')) {
+  const [k, v] = part.includes('=') ? part.split('=') : ['*', part];
+  const x = Number(v);
+  if (!(x > 0)) fail(`--lr: ${part} is not a positive learning rate`);
+  lrs.set(k!.trim(), x);
+}
+if (!lrs.has('*')) fail('--lr needs a default (a plain number) besides objective=value overrides');
 const [kind, list] = a.schedule.split(':');
 const levels = (list ?? '').split(',').map(Number);
 const improveSteps = int('improve-steps');
@@ -133,6 +163,34 @@ const valid = validSrc!
   .slice(0, int('valid'));
 
 // ---- Grow: N samples per source, scored; cached as a shard file.
+// A work folder holds the results of one set of flags: resuming with others would mix them silently.
+const settingsFile = join(work, 'settings.json');
+const settings = {
+  policy,
+  grow: [a['src-lang'], a['tgt-lang'], a.sources, a.samples, a.temperature, a.reward, a.normalization],
+  references: !a['no-references'],
+  improve: [
+    a.schedule,
+    a.steps,
+    a['eval-every'],
+    a.lr,
+    a.warmup,
+    a['lr-decay'],
+    a['batch-tokens'],
+    a.dropout,
+  ],
+  valid: a.valid,
+  maxLen: a['max-len'],
+  seed: a.seed,
+};
+if (existsSync(settingsFile)) {
+  const before = JSON.parse(await readFile(settingsFile, 'utf8')) as Record<string, unknown>;
+  const changed = Object.keys(settings).filter(
+    (k) => JSON.stringify(before[k]) !== JSON.stringify(settings[k as keyof typeof settings]),
+  );
+  if (changed.length > 0)
+    fail(`${work} holds a run with other settings (${changed.join(', ')}): pick another --work-dir`);
+} else await writeFile(settingsFile, JSON.stringify(settings, null, 2) + '\n');
 const growFile = join(work, 'grow.jsonl');
 if (!existsSync(growFile)) {
   const n = int('samples');
@@ -182,8 +240,7 @@ if (!existsSync(growFile)) {
             isReference: true,
           });
       });
-      if ((k / 16) % 20 === 0)
-        console.error(`bench/improve: Grow ${Math.min(k + 16, sources.length)}/${sources.length} sources`);
+      if ((k / 16) % 20 === 0) log(`Grow ${Math.min(k + 16, sources.length)}/${sources.length} sources`);
     }
   } finally {
     await model.release();
@@ -195,8 +252,8 @@ if (!existsSync(growFile)) {
   out.forEach((l, i) => (l.reward = rewards[i]!));
   await writeFile(growFile, formatShardFile(out));
   const secs = (performance.now() - t0) / 1000;
-  console.error(
-    `bench/improve: Grow done: ${out.length} candidates in ${secs.toFixed(0)} s (${(tokens / secs).toFixed(0)} sampled tokens/s)`,
+  log(
+    `Grow done: ${out.length} candidates in ${secs.toFixed(0)} s (${(tokens / secs).toFixed(0)} sampled tokens/s)`,
   );
 }
 const { all } = shardCandidates(parseShardFile(await readFile(growFile, 'utf8'), growFile), {
@@ -205,40 +262,58 @@ const { all } = shardCandidates(parseShardFile(await readFile(growFile, 'utf8'),
 const meanGrow =
   all.filter((c) => !c.isReference).reduce((s, c) => s + c.reward, 0) /
   all.filter((c) => !c.isReference).length;
-console.error(`bench/improve: D_g has ${all.length} candidates, mean sample reward ${meanGrow.toFixed(4)}`);
+log(`D_g has ${all.length} candidates, mean sample reward ${meanGrow.toFixed(4)}`);
 
 // ---- Step 0: the starting policy.
-interface Row {
-  objective: string;
-  step: number;
-  kept: number;
-  threshold: string;
-  reward: number;
-  bleu: number;
-  tokensPerSecond: number;
-}
 const resultsFile = join(work, 'results.json');
 const results: Row[] = existsSync(resultsFile)
   ? (JSON.parse(await readFile(resultsFile, 'utf8')) as Row[])
   : [];
 const save = (): Promise<void> => writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
-if (!results.some((r) => r.step === 0)) {
-  const { model } = await Seq2SeqModel.load(policy, session);
+// Per-sentence validation rewards of each policy, for paired differences between steps.
+const rewardsFile = (objective: string, step: number): string =>
+  step === 0 ? join(work, 'valid-rewards.json') : join(work, objective, `i${step}`, 'valid-rewards.json');
+const readRewards = async (objective: string, step: number): Promise<number[]> =>
+  JSON.parse(await readFile(rewardsFile(objective, step), 'utf8')) as number[];
+const validateBundle = async (
+  dir: string,
+): Promise<{ rewards: number[]; bleu: number; lengthRatio: number }> => {
+  const { model } = await Seq2SeqModel.load(dir, session);
   try {
     const v = await validate(model, tok, valid, reward, { strategy: 'greedy', maxNewTokens: maxLen }, 64);
-    results.push({
-      objective: '(start)',
-      step: 0,
-      kept: 0,
-      threshold: '',
-      reward: v.reward,
-      bleu: v.bleu,
-      tokensPerSecond: Number.NaN,
-    });
-    await save();
+    return { rewards: lastRewards, bleu: v.bleu, lengthRatio: lastLengthRatio };
   } finally {
     await model.release();
   }
+};
+// The load average, sampled while the bench runs (the machine is shared).
+const loads: number[] = [loadavg()[0]!];
+const sampler = setInterval(() => loads.push(loadavg()[0]!), 30_000);
+sampler.unref();
+if (!results.some((r) => r.step === 0)) {
+  const t = performance.now();
+  const v = await validateBundle(policy);
+  await writeFile(rewardsFile('', 0), JSON.stringify(v.rewards));
+  const s = stats(v.rewards);
+  results.push({
+    objective: '(start)',
+    step: 0,
+    kept: 0,
+    threshold: '',
+    lr: Number.NaN,
+    reward: s.mean,
+    rewardSe: s.se,
+    delta: Number.NaN,
+    deltaSe: Number.NaN,
+    bleu: v.bleu,
+    lengthRatio: v.lengthRatio,
+    tokensPerSecond: Number.NaN,
+    seconds: (performance.now() - t) / 1000,
+  });
+  await save();
+  log(
+    `start: valid reward ${s.mean.toFixed(4)} ± ${s.se.toFixed(4)}, BLEU ${v.bleu.toFixed(2)} (${valid.length} sentences)`,
+  );
 }
 
 // ---- Improve: I steps per objective.
@@ -253,6 +328,7 @@ const byKey = new Map(all.map((c) => [c.key, c]));
 for (const objective of objectives) {
   let parent = policy;
   let previousTau: number | undefined;
+  const lr = lrs.get(objective) ?? lrs.get('*')!;
   for (let i = 1; i <= improveSteps; i++) {
     const dir = join(work, objective, `i${i}`);
     const filter = filterImproveStep(groups, {
@@ -268,6 +344,7 @@ for (const objective of objectives) {
         : `${schedule.kind} ${levels[i - 1]} (mean cut ${filter.stats.perSourceTau!.mean.toFixed(3)})`;
     const done = results.find((r) => r.objective === objective && r.step === i);
     if (done === undefined) {
+      const t = performance.now();
       const train = filter.keys.map((k) => byKey.get(k)!);
       const spec: ImproveSpec = {
         jobId: `bench-${objective}-i${i}`,
@@ -283,7 +360,8 @@ for (const objective of objectives) {
         },
         optimizer: {
           ...IMPROVE_DEFAULTS,
-          learningRate: real('lr') * real('lr-decay') ** (i - 1),
+          learningRate: lr * real('lr-decay') ** (i - 1),
+          warmupSteps: int('warmup'),
           maxGradNorm: 1,
           dropout: real('dropout'),
           batchMaxTokens: int('batch-tokens'),
@@ -293,6 +371,7 @@ for (const objective of objectives) {
         eval: { decoding: { strategy: 'greedy', maxNewTokens: maxLen }, maxSources: undefined },
         seed: int('seed'),
       };
+      const evalRewards = new Map<number, { rewards: number[]; lengthRatio: number }>();
       const r = await runImprove(
         spec,
         { policyDir: parent, referenceDir: policy, data: { train, all, valid }, reward },
@@ -300,38 +379,62 @@ for (const objective of objectives) {
           checkpoints: new FolderCheckpointStore(join(dir, 'checkpoints')),
           outDir: join(dir, 'bundle'),
           session,
+          progressEverySteps: 10,
           lineage: { producer: 'bench/improve' },
           onEvent: (e) => {
-            if (e.kind === 'info') console.error(`bench/improve: ${objective} i${i}: ${e.message}`);
-            if (e.kind === 'eval')
-              console.error(
-                `bench/improve: ${objective} i${i} step ${e.point.step}: valid reward ${e.point.reward.toFixed(4)}, BLEU ${e.point.bleu.toFixed(2)}${e.best ? ' (best)' : ''}`,
+            if (e.kind === 'info') log(`${objective} i${i}: ${e.message}`);
+            if (e.kind === 'progress')
+              log(
+                `${objective} i${i} step ${e.report.step}/${e.report.totalSteps}: loss ${e.report.loss.toFixed(4)}, ${e.report.tokensPerSecond.toFixed(0)} tokens/s`,
               );
+            if (e.kind === 'eval') {
+              evalRewards.set(e.point.step, { rewards: lastRewards, lengthRatio: lastLengthRatio });
+              log(
+                `${objective} i${i} step ${e.point.step}: valid reward ${e.point.reward.toFixed(4)}, BLEU ${e.point.bleu.toFixed(2)}${e.best ? ' (best)' : ''}`,
+              );
+            }
           },
         },
       );
+      // A step resumed after its best validation has no per-sentence rewards for it: re-validate.
+      const { rewards, lengthRatio } = evalRewards.get(r.best.step) ?? (await validateBundle(r.bundleDir));
+      await writeFile(rewardsFile(objective, i), JSON.stringify(rewards));
+      const before = await readRewards(objective, i - 1);
+      const s = stats(rewards);
+      const d = stats(rewards.map((x, k) => x - before[k]!));
       results.push({
         objective,
         step: i,
         kept: train.length,
         threshold,
-        reward: r.best.reward,
+        lr: spec.optimizer.learningRate,
+        reward: s.mean,
+        rewardSe: s.se,
+        delta: d.mean,
+        deltaSe: d.se,
         bleu: r.best.bleu,
+        lengthRatio,
         tokensPerSecond: r.tokensPerSecond,
+        seconds: (performance.now() - t) / 1000,
       });
       await save();
     }
     parent = join(dir, 'bundle');
   }
 }
+clearInterval(sampler);
+loads.push(loadavg()[0]!);
 
 // ---- The table.
 const start = results.find((r) => r.step === 0)!;
-console.log('| objective | Improve step | filter | kept | valid reward | BLEU | train tokens/s |');
-console.log('|---|---|---|---|---|---|---|');
-console.log(`| (start) | 0 | | | ${start.reward.toFixed(4)} | ${start.bleu.toFixed(2)} | |`);
-for (const objective of objectives)
-  for (const r of results.filter((x) => x.objective === objective).sort((x, y) => x.step - y.step))
-    console.log(
-      `| ${objective} | ${r.step} | ${r.threshold} | ${r.kept} | ${r.reward.toFixed(4)} | ${r.bleu.toFixed(2)} | ${Number.isFinite(r.tokensPerSecond) ? r.tokensPerSecond.toFixed(0) : '–'} |`,
-    );
+console.log(
+  formatTable(
+    start,
+    objectives.flatMap((o) => results.filter((x) => x.objective === o).sort((x, y) => x.step - y.step)),
+  ),
+);
+const meanLoad = loads.reduce((s, x) => s + x, 0) / loads.length;
+console.log(
+  `\n${valid.length} validation sentences; wall ${((performance.now() - started) / 1000).toFixed(0)} s in this process; ` +
+    `1-min load average ${meanLoad.toFixed(1)} (min ${Math.min(...loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)}) on ${availableParallelism()} cores`,
+);
