@@ -128,10 +128,13 @@ interface Figures {
   readonly meanBatch: number;
 }
 
-async function inProcess(
-  model: Seq2SeqModel,
-  tok: Awaited<ReturnType<typeof loadTokenizer>>,
+/**
+ * Back-to-back batches of `level` sources for `--duration` seconds, each decoded by `decode` (which
+ * returns the tokens it generated); a translation's latency is its batch's time.
+ */
+async function timedBatches(
   level: number,
+  decode: (batch: readonly string[]) => Promise<number>,
 ): Promise<Figures> {
   const latencies: number[] = [];
   let translations = 0;
@@ -140,16 +143,7 @@ async function inProcess(
   const started = performance.now();
   while (performance.now() - started < durationS * 1000) {
     const t0 = performance.now();
-    const batch = Array.from({ length: level }, () => sources[next++ % sources.length]!);
-    const out = await generate(
-      model,
-      batch.map((s) => tok.encode(s)),
-      { strategy: 'greedy', maxNewTokens: maxNew },
-    );
-    for (const cs of out) {
-      tok.decode(cs[0]!.tokenIds);
-      tokens += cs[0]!.tokenIds.length;
-    }
+    tokens += await decode(Array.from({ length: level }, () => sources[next++ % sources.length]!));
     const ms = performance.now() - t0;
     for (let i = 0; i < level; i++) latencies.push(ms);
     translations += level;
@@ -166,23 +160,38 @@ async function inProcess(
   };
 }
 
+/** Our decoding in-process (see the module comment). */
+function inProcess(
+  model: Seq2SeqModel,
+  tok: Awaited<ReturnType<typeof loadTokenizer>>,
+  level: number,
+): Promise<Figures> {
+  return timedBatches(level, async (batch) => {
+    const out = await generate(
+      model,
+      batch.map((s) => tok.encode(s)),
+      { strategy: 'greedy', maxNewTokens: maxNew },
+    );
+    let tokens = 0;
+    for (const cs of out) {
+      tok.decode(cs[0]!.tokenIds);
+      tokens += cs[0]!.tokenIds.length;
+    }
+    return tokens;
+  });
+}
+
 type TransformersModel = Awaited<ReturnType<typeof AutoModelForSeq2SeqLM.from_pretrained>>;
 
 /** transformers.js doing the in-process side's work (see the module comment). */
-async function inProcessTransformersJs(
+function inProcessTransformersJs(
   theirs: TransformersModel,
   tok: Awaited<ReturnType<typeof loadTokenizer>>,
   level: number,
 ): Promise<Figures> {
-  const latencies: number[] = [];
-  let translations = 0;
-  let tokens = 0;
-  let next = 0;
   const eos = 1;
-  const started = performance.now();
-  while (performance.now() - started < durationS * 1000) {
-    const t0 = performance.now();
-    const rows = Array.from({ length: level }, () => tok.encode(sources[next++ % sources.length]!));
+  return timedBatches(level, async (batch) => {
+    const rows = batch.map((s) => tok.encode(s));
     const L = Math.max(...rows.map((r) => r.length));
     const input = new BigInt64Array(rows.length * L);
     const mask = new BigInt64Array(rows.length * L);
@@ -194,26 +203,15 @@ async function inProcessTransformersJs(
       do_sample: false,
       num_beams: 1,
     })) as Tensor;
+    let tokens = 0;
     for (const r of (out.tolist() as bigint[][]).map((x) => x.map(Number).slice(1))) {
       const end = r.indexOf(eos);
       const gen = end < 0 ? r : r.slice(0, end + 1);
       tok.decode(gen);
       tokens += gen.length;
     }
-    const ms = performance.now() - t0;
-    for (let i = 0; i < level; i++) latencies.push(ms);
-    translations += level;
-  }
-  const elapsedS = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    translationsPerS: translations / elapsedS,
-    tokensPerS: tokens / elapsedS,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    errors: 0,
-    meanBatch: level,
-  };
+    return tokens;
+  });
 }
 
 interface GhzReport {
