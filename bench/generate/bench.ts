@@ -5,7 +5,7 @@
  * and the ratio, for greedy decoding and for sampling N candidates per source.
  *
  *   node --conditions=source --import tsx bench/generate/bench.ts --bundle policies/pretrained \
- *     [--sentences 200] [--n 8] [--batch 32] [--rounds 3] [--threads 2]
+ *     [--sentences 200] [--n 8] [--batch 32] [--rounds 3] [--threads 2] [--spinning off]
  *
  * Tokens are counted the same way for both: generated ids up to and including the end token.
  * transformers.js has no batched N-samples-per-source option for encoder–decoders (its loop keeps one
@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
+    spinning: { type: 'string', default: 'off' },
     'max-new': { type: 'string', default: '64' },
     modes: { type: 'string', default: 'greedy,sample' },
     data: {
@@ -42,6 +43,9 @@ const batch = Number(args.batch);
 const rounds = Number(args.rounds);
 const threads = Number(args.threads);
 const maxNew = Number(args['max-new']);
+if (args.spinning !== 'on' && args.spinning !== 'off') throw new Error('--spinning: on or off');
+/** Both sides get the same intra-op pool settings (see SessionOptions.allowSpinning). */
+const allowSpinning = args.spinning === 'on';
 
 const sources = readFileSync(resolve(args.data, 'valid.de'), 'utf8')
   .split('\n')
@@ -49,13 +53,17 @@ const sources = readFileSync(resolve(args.data, 'valid.de'), 'utf8')
   .slice(0, sentences);
 const tok = await loadTokenizer(bundle);
 const ids = sources.map((s) => tok.encode(s));
-const { model } = await Seq2SeqModel.load(bundle, { intraOpThreads: threads });
+const { model } = await Seq2SeqModel.load(bundle, { intraOpThreads: threads, allowSpinning });
 
 env.allowRemoteModels = false;
 env.localModelPath = dirname(bundle);
 const theirs = await AutoModelForSeq2SeqLM.from_pretrained(basename(bundle), {
   dtype: 'fp32',
-  session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
+  session_options: {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    ...(allowSpinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
+  },
 });
 await AutoTokenizer.from_pretrained(basename(bundle)); // loads as a user would; ids come from ours (same, see tests)
 
@@ -239,6 +247,12 @@ for (const mode of modes) {
         `${b.decoderRuns} decoder runs over ${b.decoderRows} rows`,
     );
 }
-console.log(JSON.stringify({ bundle, sentences, N, batch, rounds, threads, maxNew, results }, null, 2));
+console.log(
+  JSON.stringify(
+    { bundle, sentences, N, batch, rounds, threads, spinning: args.spinning, maxNew, results },
+    null,
+    2,
+  ),
+);
 await model.release();
 await theirs.dispose();

@@ -5,7 +5,7 @@
  *
  *   bash bench/policy-server/install-ghz.sh      # once: ghz v0.120.0 into ~/.cache/rest-tools/bin
  *   nice node --conditions=source --import tsx bench/policy-server/bench.ts \
- *     [--bundle DIR] [--levels 1,8,64] [--duration 5] [--rounds 3] [--threads 2] [--max-new 32]
+ *     [--bundle DIR] [--levels 1,8,64] [--duration 5] [--rounds 3] [--threads 2] [--spinning off] [--max-new 32]
  *     [--max-wait 1ms] [--rejoin 20ms]
  *
  * - The server is the real one (`startPolicyServer`, config through the schema), on loopback, with
@@ -57,6 +57,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
+    spinning: { type: 'string', default: 'off' },
     'max-new': { type: 'string', default: '32' },
     'max-wait': { type: 'string', default: '1ms' },
     rejoin: { type: 'string', default: '20ms' },
@@ -77,6 +78,9 @@ const durationS = Number(args.duration);
 const rounds = Number(args.rounds);
 const threads = Number(args.threads);
 const maxNew = Number(args['max-new']);
+if (args.spinning !== 'on' && args.spinning !== 'off') throw new Error('--spinning: on or off');
+/** The same intra-op pool settings for the server and both in-process sides. */
+const allowSpinning = args.spinning === 'on';
 const sources = readFileSync(resolve(args.data, 'valid.de'), 'utf8').split('\n').filter(Boolean);
 
 const SYNTHETIC: TransformerConfig = {
@@ -335,6 +339,7 @@ const config = loadConfig({
     POLICY_POLICIES__DIRS: JSON.stringify([bundle]),
     POLICY_POLICIES__PRELOAD: JSON.stringify([policyId]),
     POLICY_RUNTIME__INTRA_OP_THREADS: String(threads),
+    POLICY_RUNTIME__ALLOW_SPINNING: String(allowSpinning),
     POLICY_BATCHING__MAX_WAIT_MS: args['max-wait'],
     POLICY_BATCHING__REJOIN_WAIT_MS: args.rejoin,
     POLICY_BATCHING__MAX_BATCH_SOURCES: String(Math.max(...levels)),
@@ -344,13 +349,17 @@ const config = loadConfig({
 const server = await startPolicyServer({ config, logger: NOOP_LOGGER });
 const address = `127.0.0.1:${server.port}`;
 const tok = await loadTokenizer(bundle);
-const { model } = await Seq2SeqModel.load(bundle, { intraOpThreads: threads });
+const { model } = await Seq2SeqModel.load(bundle, { intraOpThreads: threads, allowSpinning });
 await generate(model, [tok.encode(sources[0]!)], { strategy: 'greedy', maxNewTokens: 2 });
 env.allowRemoteModels = false;
 env.localModelPath = dirname(bundle);
 const theirs = await AutoModelForSeq2SeqLM.from_pretrained(basename(bundle), {
   dtype: 'fp32',
-  session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
+  session_options: {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    ...(allowSpinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
+  },
 });
 
 const rows: string[] = [];
@@ -381,7 +390,7 @@ try {
   await infra.stop();
 }
 console.log(
-  `bundle ${bundle}, greedy, ${maxNew} new tokens max, ${threads} intra-op threads, ${durationS} s per level, batching.maxWaitMs ${args['max-wait']}, batching.rejoinWaitMs ${args.rejoin}`,
+  `bundle ${bundle}, greedy, ${maxNew} new tokens max, ${threads} intra-op threads (spinning ${args.spinning}), ${durationS} s per level, batching.maxWaitMs ${args['max-wait']}, batching.rejoinWaitMs ${args.rejoin}`,
 );
 console.log('');
 console.log(

@@ -115,6 +115,12 @@ export const CONFIG = defineConfig({
       .object({
         executionProvider: z.enum(['cpu', 'cuda']).default('cpu').describe('onnxruntime execution provider'),
         intraOpThreads: int(0, 0).describe('threads inside one ONNX op; 0 lets onnxruntime choose'),
+        allowSpinning: z
+          .boolean()
+          .default(false)
+          .describe(
+            'let idle intra-op threads spin between parallel sections (onnxruntime’s default); off suits shared CPUs and CPU-limited pods, where spinning takes time from the thread doing the work',
+          ),
       })
       .describe('ONNX runtime'),
   }),

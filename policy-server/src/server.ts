@@ -101,6 +101,7 @@ export async function startPolicyServer(options: StartPolicyServerOptions): Prom
         {
           executionProvider: config.runtime.executionProvider,
           intraOpThreads: config.runtime.intraOpThreads,
+          allowSpinning: config.runtime.allowSpinning,
           // onnxruntime is noisy below warning; it logs at our debug level only.
           logSeverity: config.logLevel === 'trace' || config.logLevel === 'debug' ? 2 : 3,
         },

@@ -35,6 +35,14 @@ export interface SessionOptions {
   intraOpThreads?: number;
   /** Threads across independent ops (parallel mode only). @default 1 */
   interOpThreads?: number;
+  /**
+   * Whether the intra-op pool's threads spin while waiting for the next parallel section
+   * (onnxruntime's `session.intra_op.allow_spinning`). Spinning saves a wake-up per section on
+   * dedicated cores; on shared or oversubscribed CPUs (a VM, a pod under a CPU limit) the spinning
+   * threads take time from the thread with the work, and small graphs run many short sections — a
+   * decoder step has hundreds. Only matters with more than one intra-op thread. @default true
+   */
+  allowSpinning?: boolean;
   /** @default 'all' */
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** onnxruntime log severity, 0 verbose .. 4 fatal. @default 3 */
@@ -77,6 +85,7 @@ async function openOrt(model: Uint8Array, opts: SessionOptions): Promise<ort.Inf
     graphOptimizationLevel: opts.graphOptimization ?? 'all',
     logSeverityLevel: opts.logSeverity ?? 3,
     executionMode: 'sequential',
+    ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     ...(opts.profileFilePrefix === undefined
       ? {}
       : { enableProfiling: true, profileFilePrefix: opts.profileFilePrefix }),
