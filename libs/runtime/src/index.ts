@@ -75,6 +75,7 @@ export {
   ENCODER_FILE,
   DECODER_FILE,
 } from './models/inference-graphs.js';
+export type { DecoderGraphOptions } from './models/inference-graphs.js';
 export { writePolicyBundle, readBundleManifest, BundleError, BUNDLE_FILES } from './policy/bundle.js';
 export type { BundleLineage, BundleManifest, GenerationDefaults, PolicyBundleSpec } from './policy/bundle.js';
 export { Seq2SeqModel, takeRows } from './policy/seq2seq.js';

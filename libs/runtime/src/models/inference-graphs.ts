@@ -7,11 +7,22 @@
  *   dims, 1 = token, 0 = padding) → `last_hidden_state [batch_size, encoder_sequence_length, D] f32`.
  * - `decoder_model_merged.onnx`: `encoder_attention_mask`, `input_ids [batch_size, decoder_sequence_length]`,
  *   `encoder_hidden_states`, per layer i `past_key_values.i.{decoder,encoder}.{key,value}
- *   [batch_size, H, *, K]`, `use_cache_branch [1] bool` → `logits [batch_size, decoder_sequence_length, V]`
- *   and `present.i.{decoder,encoder}.{key,value}`. The decoder's self-attention appends the new keys and
+ *   [batch_size, H, *, K]`, `use_cache_branch [1] bool` → `logits [batch_size, decoder_sequence_length, V]
+ *   f32` and `present.i.{decoder,encoder}.{key,value}`. The decoder's self-attention appends the new keys and
  *   values to the past ones (an empty past, length 0, on the first step), and the new tokens' positions
  *   start after the past. The cross-attention keys and values are computed from `encoder_hidden_states`
  *   when `use_cache_branch` is false and passed through from the past when it is true (an `If`).
+ *
+ * The decoder's `logits` are normalised: `LogSoftmax` over the vocabulary of the raw logits, i.e. each
+ * position's log-probabilities (logsumexp 0). They differ from the raw logits by one constant per
+ * position, so everything that only looks at differences between a position's logits decodes exactly
+ * as before: argmax, softmax with or without temperature, top-k, top-p, beam search over
+ * `log_softmax` (transformers.js' and optimum's loops, onnxruntime's BeamSearch op). A consumer that
+ * reads the absolute values would not (Hugging Face's repetition penalty scales logits by their sign;
+ * our `generation_config.json` does not ask for it). Our own decoding then needs no normaliser per row:
+ * the bundle says so in `config.json` (`rest_logits_are_log_probs`, see bundle.ts), and bundles
+ * without it (optimum exports: raw logits) are normalised in JavaScript as before. The normalisation
+ * runs in onnxruntime's vectorised `LogSoftmax` kernel, far faster than a JavaScript pass over V.
  *
  * Consumers size the empty first-step past from the input metadata: every symbolic dim except
  * `batch_size` is read as 0 (transformers.js `resolveCacheShape`), so heads and head width are static.
@@ -20,7 +31,7 @@
 import { Graph, type Tensor } from '../graph/graph.js';
 import { add, mul } from '../ops/arithmetic.js';
 import { matMul } from '../ops/matmul.js';
-import { softmax } from '../ops/softmax.js';
+import { logSoftmax, softmax } from '../ops/softmax.js';
 import { concat, reshape, transpose, unsqueeze } from '../ops/shape-ops.js';
 import { greater, where } from '../ops/select.js';
 import { ifThenElse } from '../ops/control.js';
@@ -97,8 +108,24 @@ function attend(p: Params, name: string, q: Tensor, k: Tensor, v: Tensor, bias: 
   return linear(p, `${name}.o`, ctx);
 }
 
-/** The merged (first step / cached steps) decoder graph over fixed parameters. */
-export function decoderGraph(c: TransformerConfig, params: Float32Array): Graph {
+/** Options of {@link decoderGraph}. */
+export interface DecoderGraphOptions {
+  /**
+   * Emit the raw logits instead of their log-softmax, as optimum exports do. For tests and benches
+   * that need a foreign-style decoder; bundles never use it. @default false
+   */
+  rawLogits?: boolean;
+}
+
+/**
+ * The merged (first step / cached steps) decoder graph over fixed parameters; its `logits` are
+ * log-probabilities unless `opts.rawLogits` (module comment).
+ */
+export function decoderGraph(
+  c: TransformerConfig,
+  params: Float32Array,
+  opts: DecoderGraphOptions = {},
+): Graph {
   const ic = inferenceConfig(c);
   const r = resolve(ic);
   const D = ic.dModel;
@@ -189,7 +216,7 @@ export function decoderGraph(c: TransformerConfig, params: Float32Array): Graph 
   }
   const hidden = r.pre ? norm(p, 'dec.ln', x, r.eps) : x; // [B, T, D]
   const logits = matMul(hidden, transpose(table, [1, 0])); // [B, T, V]
-  g.output(logits, 'logits');
+  g.output(opts.rawLogits === true ? logits : logSoftmax(logits, -1), 'logits');
   cacheNames(ic.decoderLayers, 'present').forEach((n, i) => g.output(present[i]!, n));
   return g;
 }

@@ -3,7 +3,8 @@
  * like a Hugging Face optimum export of a Marian model, plus our lineage and the trainer's state:
  *
  * ```
- * config.json                  Marian-style model config (+ `rest_transformer`: our exact TransformerConfig)
+ * config.json                  Marian-style model config (+ `rest_transformer`: our exact TransformerConfig,
+ *                              `rest_logits_are_log_probs`: the decoder's logits are log-softmaxed)
  * generation_config.json       decoder start / eos / pad ids, banned pad, default decoding
  * tokenizer.json               Hugging Face tokenizer (+ tokenizer_config.json)
  * onnx/encoder_model.onnx
@@ -15,6 +16,11 @@
  * `writePolicyBundle` writes every file to a temporary sibling folder and renames it into place, so a
  * reader never sees half a bundle. `readBundleManifest` validates the JSON files of any bundle (ours or
  * an optimum Marian export) with messages that name the file and the field.
+ *
+ * The marker `rest_logits_are_log_probs` sits in `config.json`, beside `rest_transformer`, because it
+ * describes the ONNX files written with it (their `logits` output: inference-graphs.ts), not the
+ * lineage, and because `config.json` is the file every loader reads. Absent means raw logits: optimum
+ * exports, and our bundles written before the decoder normalised its logits.
  */
 import { mkdir, readFile, rename, rm, writeFile, copyFile, stat } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
@@ -68,6 +74,11 @@ export interface BundleManifest {
   generation: GenerationDefaults;
   /** Our exact model config, when the bundle is ours. */
   transformer?: TransformerConfig;
+  /**
+   * Whether the decoder's `logits` are already log-probabilities (`config.json`
+   * `rest_logits_are_log_probs`; false when absent), so that decoding needs no normaliser.
+   */
+  logitsNormalized: boolean;
   lineage: BundleLineage;
   /** Whether `trainer/state.safetensors` exists. */
   hasTrainerState: boolean;
@@ -98,6 +109,9 @@ export interface PolicyBundleSpec {
   generation?: Partial<Pick<GenerationDefaults, 'maxLength' | 'numBeams' | 'lengthPenalty'>>;
 }
 
+/** The `config.json` key that marks a decoder whose `logits` are log-probabilities (module comment). */
+export const LOG_PROBS_KEY = 'rest_logits_are_log_probs';
+
 function marianConfig(c: TransformerConfig): Record<string, unknown> {
   const pad = c.padId ?? 0;
   return {
@@ -124,6 +138,7 @@ function marianConfig(c: TransformerConfig): Record<string, unknown> {
     forced_eos_token_id: null,
     torch_dtype: 'float32',
     rest_transformer: c,
+    [LOG_PROBS_KEY]: true,
   };
 }
 
@@ -271,6 +286,11 @@ export async function readBundleManifest(dir: string): Promise<BundleManifest> {
       throw new BundleError(`bundle ${dir}: config.json: rest_transformer: ${(e as Error).message}`);
     }
   }
+  const normalized = config[LOG_PROBS_KEY] ?? false;
+  if (typeof normalized !== 'boolean')
+    throw new BundleError(
+      `bundle ${dir}: config.json: ${LOG_PROBS_KEY} must be true or false, got ${JSON.stringify(normalized)}`,
+    );
   const lineage = (await exists(join(dir, BUNDLE_FILES.lineage)))
     ? ((await readJson(dir, BUNDLE_FILES.lineage)) as BundleLineage)
     : {};
@@ -281,6 +301,7 @@ export async function readBundleManifest(dir: string): Promise<BundleManifest> {
     dModel,
     vocabSize,
     transformer,
+    logitsNormalized: normalized,
     lineage,
     hasTrainerState: await exists(join(dir, BUNDLE_FILES.trainerState)),
     generation: {

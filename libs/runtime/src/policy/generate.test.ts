@@ -11,6 +11,7 @@ import { Graph } from '../graph/graph.js';
 import { ParamTable } from '../params/param-table.js';
 import { transformerParams, type TransformerConfig } from '../models/config.js';
 import { decode, encode, logits } from '../models/transformer.js';
+import { logSoftmax } from '../ops/softmax.js';
 import { Session, hostTensor } from '../session/session.js';
 import { rng } from '../params/random.js';
 import { Seq2SeqModel } from './seq2seq.js';
@@ -53,12 +54,13 @@ const SMALL: TransformerConfig = {
   decoderLayers: 2,
 };
 
-test('KV-cached decoding gives the logits of full recomputation by the training graph (≤ 1e-5)', async () => {
+test('KV-cached decoding gives the log-softmaxed logits of full recomputation by the training graph (≤ 1e-5)', async () => {
   for (const preNorm of [true, false]) {
     const c = { ...SMALL, preNorm };
     const params = randomParams(c, 3, 2);
     const model = await Seq2SeqModel.fromParams(c, params, DEFAULTS);
-    // The training graph: encoder + decoder over the whole prefix, logits of every position.
+    // The training graph: encoder + decoder over the whole prefix, log-probs of every position (the
+    // inference decoder emits its logits log-softmaxed).
     const table = new ParamTable(transformerParams(c));
     const views = table.views(params);
     const g = new Graph('full');
@@ -68,7 +70,7 @@ test('KV-cached decoding gives the logits of full recomputation by the training 
     const src = g.input('src', 'i64', ['B', 'S']);
     const tgtIn = g.input('tgt_in', 'i64', ['B', 'T']);
     const { memory, srcBias } = encode(c, g, p, src);
-    g.output(logits(p, decode(c, g, p, tgtIn, memory, srcBias)), 'logits');
+    g.output(logSoftmax(logits(p, decode(c, g, p, tgtIn, memory, srcBias))), 'logits');
     const full = await Session.create(g);
     const sources = randomSources(3, c.vocabSize, 11);
     const T = 12;

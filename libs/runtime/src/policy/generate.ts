@@ -19,6 +19,8 @@
  * bundle's `bad_words_ids`: Marian bans its pad token) are never chosen. Reported log-probs are the
  * model's own (temperature 1, before banning or truncation), i.e. what teacher-forced scoring of the
  * same tokens gives; a finished sequence's token ids end with the end token, whose log-prob counts.
+ * They are the decoder's values as they are when its logits are log-probabilities
+ * (`Seq2SeqModel.logitsNormalized`: our bundles), and `logit − log Σ exp` of the row otherwise.
  */
 import { rng } from '../params/random.js';
 import type { Seq2SeqModel, DecoderState } from './seq2seq.js';
@@ -185,7 +187,7 @@ async function sampleOrGreedy(
   const V = model.vocabSize;
   const { eosTokenId: eos, decoderStartTokenId: bos } = model.defaults;
   const greedy = r.strategy === 'greedy';
-  const chooser = new RowChooser(V, model.defaults.bannedTokenIds, r);
+  const chooser = new RowChooser(V, model.defaults.bannedTokenIds, r, model.logitsNormalized);
   const n = greedy ? 1 : r.n;
   const sourcesCount = base.rows;
   const out: Candidate[][] = Array.from({ length: sourcesCount }, () => []);
@@ -259,6 +261,7 @@ async function beamSearch(model: Seq2SeqModel, base: DecoderState, r: Resolved):
   const { eosTokenId: eos, decoderStartTokenId: bos } = model.defaults;
   const allowed = new Uint8Array(V).fill(1); // [V] u8: 1 = may be chosen
   for (const t of model.defaults.bannedTokenIds) if (t >= 0 && t < V) allowed[t] = 0;
+  const normalized = model.logitsNormalized;
   const B = r.beam;
   const norm = (sum: number, len: number): number => sum / len ** r.lp;
   const sourcesCount = base.rows;
@@ -289,7 +292,7 @@ async function beamSearch(model: Seq2SeqModel, base: DecoderState, r: Resolved):
       const top: { beam: number; tok: number; sum: number; lp: number }[] = [];
       beams.forEach((h, b) => {
         const off = (row + b) * V;
-        const z = logSumExp(logits, off, V);
+        const z = normalized ? 0 : logSumExp(logits, off, V);
         for (let t = 0; t < V; t++) {
           if (allowed[t] === 0) continue;
           const lp = logits[off + t]! - z;
@@ -377,10 +380,11 @@ export async function scoreTargets(
     for (let i = 0; i + 1 < t.length; i++) input[b * T + i + 1] = BigInt(t[i]!);
   });
   const logits = await model.step(state, input, T);
+  const normalized = model.logitsNormalized;
   const scores = targets.map((t, b) => {
     const lps = t.map((tok, i) => {
       const off = (b * T + i) * V;
-      return logits[off + tok]! - logSumExp(logits, off, V);
+      return logits[off + tok]! - (normalized ? 0 : logSumExp(logits, off, V));
     });
     return { tokenLogprobs: lps, sequenceLogprob: lps.reduce((a, c) => a + c, 0) };
   });

@@ -92,3 +92,33 @@ test('RowChooser.sample: draws only the truncated candidates, with the model log
     }
   }
 });
+
+test('RowChooser on normalised rows: the raw rows’ choices, and the values read as log-probs', () => {
+  const n = 30;
+  const raw = rows(n, 3);
+  const normalised = new Float32Array(raw.length); // [n, V] f32 log-probs, as the decoder graph emits
+  for (let r = 0; r < n; r++) normalised.set(referenceLogSoftmax(raw, r * V), r * V);
+  for (const s of [
+    { temperature: 1, topK: 0, topP: 1 },
+    { temperature: 0.7, topK: 5, topP: 1 },
+    { temperature: 1.3, topK: 0, topP: 0.5 },
+  ]) {
+    const fromRaw = new RowChooser(V, BANNED, s);
+    const fromLogProbs = new RowChooser(V, BANNED, s, true);
+    for (let r = 0; r < n; r++) {
+      const off = r * V;
+      const tok = fromLogProbs.greedy(normalised, off);
+      assert.equal(tok, fromRaw.greedy(raw, off), `row ${r}`);
+      assert.equal(fromLogProbs.logprob, normalised[off + tok], `row ${r}: the value itself`);
+      for (const u of [0, 0.3, 0.999999]) {
+        const drawn = fromLogProbs.sample(normalised, off, () => u);
+        assert.equal(
+          drawn,
+          fromRaw.sample(raw, off, () => u),
+          `${JSON.stringify(s)} row ${r} u ${u}`,
+        );
+        assert.equal(fromLogProbs.logprob, normalised[off + drawn]);
+      }
+    }
+  }
+});

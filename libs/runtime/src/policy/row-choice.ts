@@ -1,11 +1,16 @@
 /**
  * The per-row work of a decoding step over one row of logits `[V] f32`: pick the next token (most
  * probable, or drawn from the temperature-scaled distribution truncated by top-k then top-p) and report
- * its log-prob under the model (temperature 1, no banning or truncation). Each choice reads the row in
- * as few passes as it can — greedy once (maximum, arg-maximum and normaliser `log Σ exp` together),
- * sampling twice (the maxima, then the normaliser and the sampling weights) — and no full log-softmax
- * is written: the chosen token's log-prob is `logit − logsumexp`. Scratch arrays are kept across rows and
- * steps. The exponentials are {@link fastExp}'s (within 2.5 ulp of `Math.exp`).
+ * its log-prob under the model (temperature 1, no banning or truncation).
+ *
+ * A row is either raw logits (optimum exports) or already log-probabilities (our decoder graphs,
+ * `Seq2SeqModel.logitsNormalized`), one flag per chooser. Normalised rows need no normaliser: greedy is
+ * an arg-max scan and the log-prob is the value read; sampling still normalises its own weights. Raw
+ * rows are read in as few passes as possible — greedy once (maximum, arg-maximum and normaliser
+ * `log Σ exp` together), sampling twice (the maxima, then the normaliser and the sampling weights) —
+ * and no full log-softmax is written: the chosen token's log-prob is `logit − logsumexp`. Scratch
+ * arrays are kept across rows and steps. The exponentials are {@link fastExp}'s (within 2.5 ulp of
+ * `Math.exp`).
  */
 import { fastExp } from './fast-exp.js';
 
@@ -44,6 +49,20 @@ class RowScan {
 
 const SCAN = new RowScan();
 
+/** The first index holding the maximum of `xs[off .. off+v)` (−1 if none is above −∞). */
+function argmax(xs: Float32Array, off: number, v: number): number {
+  let max = -Infinity;
+  let at = -1;
+  for (let i = 0; i < v; i++) {
+    const x = xs[off + i]!;
+    if (x > max) {
+      max = x;
+      at = i;
+    }
+  }
+  return at;
+}
+
 /** `log Σ_v exp(logits[off + v])`, in float64, over the V values of a row. */
 export function logSumExp(logits: Float32Array, off: number, v: number): number {
   return SCAN.run(logits, off, v);
@@ -59,7 +78,10 @@ export interface SamplingSettings {
   topP: number;
 }
 
-/** Chooses tokens row by row; one per decoding call (it holds scratch arrays of V). */
+/**
+ * Chooses tokens row by row; one per decoding call (it holds scratch arrays of V). With `normalized`,
+ * rows are log-probabilities and their values are reported as they are.
+ */
 export class RowChooser {
   /** The log-prob of the token the last call chose. */
   logprob = 0;
@@ -73,6 +95,7 @@ export class RowChooser {
     private readonly v: number,
     banned: Iterable<number>,
     private readonly s: SamplingSettings = { temperature: 1, topK: 0, topP: 1 },
+    private readonly normalized = false,
   ) {
     this.allowed = new Uint8Array(v).fill(1);
     for (const t of banned) if (t >= 0 && t < v) this.allowed[t] = 0;
@@ -81,8 +104,8 @@ export class RowChooser {
 
   /** The most probable allowed token (the first of equals) of row `logits[off .. off+V)`. */
   greedy(logits: Float32Array, off: number): number {
-    const z = SCAN.run(logits, off, this.v);
-    let best = SCAN.argmax;
+    const z = this.normalized ? 0 : SCAN.run(logits, off, this.v);
+    let best = this.normalized ? argmax(logits, off, this.v) : SCAN.argmax;
     // The row's maximum is banned (rare): the first allowed maximum needs its own pass.
     if (best >= 0 && this.allowed[best] === 0) best = this.allowedArgmax(logits, off);
     this.logprob = best < 0 ? -Infinity : logits[off + best]! - z;
@@ -113,8 +136,9 @@ export class RowChooser {
       if (x > maxAll) maxAll = x;
       if (x > maxAllowed && allowed[i] === 1) maxAllowed = x;
     }
+    const normalized = this.normalized;
     let sum = 0; // Σ sampling weights
-    let sumAll = 0; // Σ exp(logit − maxAll): the model's normaliser
+    let sumAll = 0; // Σ exp(logit − maxAll): the model's normaliser (raw rows only)
     if (temperature === 1 && maxAll === maxAllowed) {
       // One exp per token serves both: (x − max) / 1 is exactly x − max.
       for (let i = 0; i < v; i++) {
@@ -127,14 +151,14 @@ export class RowChooser {
     } else {
       for (let i = 0; i < v; i++) {
         const x = logits[off + i]!;
-        sumAll += fastExp(x - maxAll);
+        if (!normalized) sumAll += fastExp(x - maxAll);
         const p = allowed[i] === 1 ? fastExp((x - maxAllowed) / temperature) : 0;
         probs[i] = p;
         sum += p;
       }
     }
     const tok = this.draw(sum, topK, topP, rand);
-    this.logprob = logits[off + tok]! - (maxAll + Math.log(sumAll));
+    this.logprob = logits[off + tok]! - (normalized ? 0 : maxAll + Math.log(sumAll));
     return tok;
   }
 

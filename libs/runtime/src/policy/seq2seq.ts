@@ -130,6 +130,12 @@ export class Seq2SeqModel {
     readonly vocabSize: number,
     readonly defaults: GenerationDefaults,
     private readonly hasEncoderMask: boolean,
+    /**
+     * Whether `step` returns log-probabilities (our decoder graphs: inference-graphs.ts) rather than
+     * raw logits (optimum exports, our bundles from before the change), so that decoding reads a
+     * token's log-prob directly instead of normalising the row.
+     */
+    readonly logitsNormalized: boolean,
   ) {
     this.dModel = heads * headDim;
     const present = cacheNames(layers, 'present');
@@ -178,7 +184,10 @@ export class Seq2SeqModel {
     }
   }
 
-  /** Builds the sessions from parameters in memory (evaluation during training; no files). */
+  /**
+   * Builds the sessions from parameters in memory (evaluation during training; no files). The decoder
+   * is the bundles' one, so its logits are log-probabilities.
+   */
   static async fromParams(
     config: TransformerConfig,
     params: Float32Array,
@@ -195,6 +204,7 @@ export class Seq2SeqModel {
       config.dModel / config.heads,
       config.vocabSize,
       defaults,
+      true,
       true,
     );
   }
@@ -220,7 +230,17 @@ export class Seq2SeqModel {
         `${df}: ${cacheInputs} cache inputs, config.json's ${m.decoderLayers} decoder layers need ${4 * m.decoderLayers}`,
       );
     const hasMask = dec.inputs.some((s) => s.name === 'encoder_attention_mask');
-    return new Seq2SeqModel(enc, dec, m.decoderLayers, m.heads, k, m.vocabSize, m.generation, hasMask);
+    return new Seq2SeqModel(
+      enc,
+      dec,
+      m.decoderLayers,
+      m.heads,
+      k,
+      m.vocabSize,
+      m.generation,
+      hasMask,
+      m.logitsNormalized,
+    );
   }
 
   /**
@@ -286,7 +306,8 @@ export class Seq2SeqModel {
   }
 
   /**
-   * Feeds `tokens [rows, T]` (row-major) and returns the logits `[rows, T, V]`; the state's cache grows
+   * Feeds `tokens [rows, T]` (row-major) and returns the logits `[rows, T, V]` (log-probabilities when
+   * {@link logitsNormalized}); the state's cache grows
    * by T. The first call computes the cross-attention cache from the encoder outputs. The logits and
    * the new cache are written into the state's buffers: they stay valid until its next step or
    * consuming select.
