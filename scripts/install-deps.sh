@@ -53,7 +53,11 @@ install_chromium() {
 
 install_ferretdb() {
   local bin="$TOOLS_DIR/bin/ferretdb"
-  if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"; then
+  # The version is read into a variable first: under pipefail, `--version | grep -q` fails whenever
+  # grep exits at its match before ferretdb has written the rest (SIGPIPE), and FerretDB is rebuilt.
+  local have=""
+  [ -x "$bin" ] && have="$("$bin" --version 2>/dev/null || true)"
+  if [[ "$have" == *"version: $FERRETDB_VERSION"* ]]; then
     echo "  ferretdb present: $bin"; return
   fi
   command -v go >/dev/null 2>&1 || { echo "install-deps: Go is required to build FerretDB" >&2; exit 1; }

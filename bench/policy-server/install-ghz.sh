@@ -7,7 +7,13 @@ GHZ_VERSION=v0.120.0
 TOOLS_DIR="${REST_TOOLS_DIR:-$HOME/.cache/rest-tools}"
 bin="$TOOLS_DIR/bin/ghz"
 # `go install` leaves --version at "dev"; the module version is in the binary's build info.
-installed() { [ -x "$bin" ] && go version -m "$bin" 2>/dev/null | grep -qE "^\s+mod\s+github.com/bojand/ghz\s+$GHZ_VERSION\b"; }
+# Read into a variable, not piped into `grep -q`: under pipefail an early grep exit is a failure.
+installed() {
+  [ -x "$bin" ] || return 1
+  local info
+  info="$(go version -m "$bin" 2>/dev/null || true)"
+  grep -qE "^\s+mod\s+github.com/bojand/ghz\s+$GHZ_VERSION\b" <<<"$info"
+}
 if installed; then
   echo "ghz present: $bin"; exit 0
 fi
