@@ -66,6 +66,7 @@ const { values: a } = parseArgs({
     lr: { type: 'string', default: '1e-4,dpo=1e-5,hypo=1e-5' },
     warmup: { type: 'string', default: '5' },
     'lr-decay': { type: 'string', default: '1' },
+    'lr-schedule': { type: 'string', default: 'constant' },
     'batch-tokens': { type: 'string', default: '1024' },
     dropout: { type: 'string', default: '0.1' },
     valid: { type: 'string', default: '500' },
@@ -119,6 +120,10 @@ for (const part of a.lr.split(',')) {
   lrs.set(k!.trim(), x);
 }
 if (!lrs.has('*')) fail('--lr needs a default (a plain number) besides objective=value overrides');
+const LR_SCHEDULES = ['constant', 'linear', 'inverse-sqrt'] as const;
+const lrSchedule =
+  LR_SCHEDULES.find((x) => x === a['lr-schedule']) ??
+  fail(`--lr-schedule must be one of ${LR_SCHEDULES.join(', ')}`);
 const [kind, list] = a.schedule.split(':');
 const levels = (list ?? '').split(',').map(Number);
 const improveSteps = int('improve-steps');
@@ -176,6 +181,7 @@ const settings = {
     a.lr,
     a.warmup,
     a['lr-decay'],
+    ...(a['lr-schedule'] === 'constant' ? [] : [a['lr-schedule']]),
     a['batch-tokens'],
     a.dropout,
   ],
@@ -361,6 +367,7 @@ for (const objective of objectives) {
         optimizer: {
           ...IMPROVE_DEFAULTS,
           learningRate: lr * real('lr-decay') ** (i - 1),
+          schedule: lrSchedule,
           warmupSteps: int('warmup'),
           maxGradNorm: 1,
           dropout: real('dropout'),
