@@ -1,6 +1,7 @@
 // `rest pretrain` end to end on a small slice of Multi30k (a short run, not the quality run), then the
-// independent-implementation check: transformers.js, with remote models disabled, loads the bundle from
-// disk; its tokenizer gives our ids and its greedy generation our tokens on 200 validation sentences.
+// independent-implementation checks: transformers.js, with remote models disabled, loads the bundle from
+// disk; its tokenizer gives our ids and its greedy generation our tokens on 200 validation sentences;
+// onnxruntime's own beam search (the com.microsoft.BeamSearch op) gives our beam search's hypotheses.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { AutoModelForSeq2SeqLM, AutoTokenizer, Tensor, env } from '@huggingface/transformers';
 import { Seq2SeqModel, generate } from '@rest/runtime';
+import { OrtBeamSearch } from '@rest/runtime/testing';
 import { loadTokenizer } from '@rest/text';
 import { runSacrebleuPeer } from '@rest/text/testing';
 import {
@@ -137,4 +139,56 @@ test('transformers.js loads the bundle from disk: same token ids, same greedy tr
   // The check covers both endings: a good share of the small model's outputs end with </s> (93 of 200
   // on the first run), the others run to the length limit.
   assert.ok(finishedByEos >= 40, `${finishedByEos} of 200 ended with </s>`);
+});
+
+test('onnxruntime BeamSearch op on the bundle: the same 4 beam hypotheses and scores on 200 sentences', async (t) => {
+  const tok = await loadTokenizer(bundle);
+  const { model } = await Seq2SeqModel.load(bundle, { intraOpThreads: 2 });
+  const { peer, sameOnnx } = await OrtBeamSearch.fromBundle(bundle, { intraOpThreads: 2 });
+  const valid = await readParallel(defaultDataDir(), 'valid', 'de', 'en');
+  const ids = valid.src.slice(0, 200).map((s) => tok.encode(s));
+  // f32 sums of up to 48 log-probs (the op) against f64 sums of the same f32 log-probs (ours).
+  const SCORE_TOLERANCE = 1e-4;
+  try {
+    assert.ok(sameOnnx, 'the peer runs the very graphs of the bundle');
+    // The op and ours define the search alike without length normalisation, and with early stopping
+    // for every source that finished its 4 hypotheses by </s> before the limit (the op divides those
+    // cut by the limit by one more token; libs/runtime/src/policy/ort-beam-search.ts).
+    const settings = [
+      { lengthPenalty: 1, earlyStopping: true },
+      { lengthPenalty: 0.6, earlyStopping: true },
+      { lengthPenalty: 0, earlyStopping: false },
+    ];
+    for (const s of settings) {
+      const o = { beamSize: 4, numReturn: 4, maxNewTokens: 48, ...s };
+      const ours = await generate(model, ids, { strategy: 'beam', ...o });
+      const theirs = await peer.search(ids, o);
+      let compared = 0;
+      ids.forEach((_, i) => {
+        if (s.lengthPenalty !== 0 && !ours[i]!.every((c) => c.finishReason === 'eos')) return;
+        const what = `lp ${s.lengthPenalty}, sentence ${i}: ${valid.src[i]}`;
+        assert.deepEqual(
+          theirs[i]!.map((c) => c.tokenIds),
+          ours[i]!.map((c) => c.tokenIds),
+          what,
+        );
+        ours[i]!.forEach((c, k) => {
+          const diff = Math.abs(c.score! - theirs[i]![k]!.score);
+          assert.ok(diff <= SCORE_TOLERANCE * Math.max(1, Math.abs(c.score!)), `${what}: score Δ ${diff}`);
+        });
+        compared++;
+      });
+      t.diagnostic(
+        `lp ${s.lengthPenalty}, early stopping ${s.earlyStopping}: ${compared} of 200 compared, all identical`,
+      );
+      // 114 of 200 on the first run for lp 1 and 0.6 (the others loop to the limit), 200 for lp 0.
+      assert.ok(
+        compared >= (s.lengthPenalty === 0 ? 200 : 60),
+        `lp ${s.lengthPenalty}: ${compared} compared`,
+      );
+    }
+  } finally {
+    await model.release();
+    await peer.release();
+  }
 });
