@@ -63,7 +63,11 @@ console.log(
     `max new tokens ${maxNewTokens}, threads ${threads}`,
 );
 console.log(
-  `peer built from trainer/state.safetensors; its graphs equal the bundle's ONNX files byte for byte: ${sameOnnx}`,
+  `peer built from trainer/state.safetensors with today's graph builder; byte-identical to the bundle's ` +
+    `encoder: ${sameOnnx.encoder}, decoder: ${sameOnnx.decoder}` +
+    (sameOnnx.encoder && !sameOnnx.decoder
+      ? " (same parameters; the bundle's decoder comes from another builder version, e.g. raw logits)"
+      : ''),
 );
 
 const text = (t: readonly number[]): string =>

@@ -150,7 +150,7 @@ test('onnxruntime BeamSearch op on the bundle: the same 4 beam hypotheses and sc
   // f32 sums of up to 48 log-probs (the op) against f64 sums of the same f32 log-probs (ours).
   const SCORE_TOLERANCE = 1e-4;
   try {
-    assert.ok(sameOnnx, 'the peer runs the very graphs of the bundle');
+    assert.deepEqual(sameOnnx, { encoder: true, decoder: true }, "the peer runs the bundle's very graphs");
     // The op and ours define the search alike without length normalisation, and with early stopping
     // for every source that finished its 4 hypotheses by </s> before the limit (the op divides those
     // cut by the limit by one more token; libs/runtime/src/policy/ort-beam-search.ts).

@@ -140,14 +140,16 @@ export class OrtBeamSearch {
 
   /**
    * The peer for one of our bundles, from its config and `trainer/state.safetensors` (the parameters
-   * its ONNX files were written from). `sameOnnx` says whether rebuilding the encoder and decoder
-   * from those parameters gives the bundle's ONNX files byte for byte, i.e. whether the peer runs the
-   * very model our decoding loads. Throws BundleError for bundles that are not ours or have no state.
+   * its ONNX files were written from). `sameOnnx` says, per file, whether today's graph builder gives
+   * the bundle's ONNX file byte for byte from those parameters: both true means the peer runs the very
+   * graphs our decoding loads; an equal encoder alone means the same parameters under graphs of another
+   * builder version (bundles written before the decoder emitted log-probabilities). Throws BundleError
+   * for bundles that are not ours or have no trainer state.
    */
   static async fromBundle(
     dir: string,
     opts: { intraOpThreads?: number } = {},
-  ): Promise<{ peer: OrtBeamSearch; sameOnnx: boolean }> {
+  ): Promise<{ peer: OrtBeamSearch; sameOnnx: { encoder: boolean; decoder: boolean } }> {
     const manifest = await readBundleManifest(dir);
     const c = manifest.transformer;
     if (c === undefined)
@@ -163,9 +165,10 @@ export class OrtBeamSearch {
     const params = state.params instanceof Float32Array ? state.params : Float32Array.from(state.params);
     const same = async (file: string, bytes: Uint8Array): Promise<boolean> =>
       Buffer.from(bytes).equals(await readFile(join(dir, file)));
-    const sameOnnx =
-      (await same(BUNDLE_FILES.encoder, encoderGraph(c, params).toBytes())) &&
-      (await same(BUNDLE_FILES.decoder, decoderGraph(c, params).toBytes()));
+    const sameOnnx = {
+      encoder: await same(BUNDLE_FILES.encoder, encoderGraph(c, params).toBytes()),
+      decoder: await same(BUNDLE_FILES.decoder, decoderGraph(c, params).toBytes()),
+    };
     const peer = OrtBeamSearch.create(c, params, manifest.generation, opts);
     return { peer, sameOnnx };
   }
