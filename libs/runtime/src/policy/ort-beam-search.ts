@@ -12,22 +12,24 @@
  * sums are added and the top 2·B (beam, token) pairs taken, all in f32); `beam_search_scorer.cc`
  * (commit b1d535bb), against ours (`generate.ts`):
  *
- * - an end token ranked within the first B of the 2·B candidates finishes a hypothesis scored
- *   `sum / length^lengthPenalty`, length = the sequence before the end token including the start
- *   token = the generated tokens including the end token: the same as ours;
+ * - `BeamSearchScorer::Process` / `BeamHypotheses::Add`: an end token ranked within the first B of the
+ *   2·B candidates finishes a hypothesis scored `sum / pow(hypothesis.size(), length_penalty)`, the
+ *   hypothesis being the sequence before the end token with the start token = the generated tokens
+ *   including the end token: the same as ours;
  * - `early_stopping` 1: a source is done once B hypotheses are finished: the same as ours;
- * - `early_stopping` 0: done when B are finished and the worst is ≥ `best / length^lp`, `best` being the
- *   largest of *all* 2·B candidate sums, end-token candidates included — as Hugging Face's earlier
- *   `BeamScorer` did (`is_done(next_scores[batch_idx].max(), cur_len)`). Ours takes the best *running*
- *   (non-end) beam, as Hugging Face's current beam search does (generation/utils.py,
- *   `_check_early_stop_heuristic`, `running_beam_scores[:, :1]`). They part when a step's best
- *   candidate is an end token: the op then searches on and may find a better hypothesis. With
- *   lengthPenalty 0 no later hypothesis can beat the worst finished one, so outputs cannot differ;
- * - at the length limit, running beams of sources not done join the hypotheses divided by
- *   max_length^lp = (maxNewTokens + 1)^lp, the start token counted (Hugging Face's earlier
- *   `hyp.shape[-1]`); ours divides by maxNewTokens^lp, the generated tokens (Hugging Face's current
- *   `cur_len + 1 - decoder_prompt_len`). Identical when lengthPenalty is 0 or no source reaches the
- *   limit with fewer than B finished hypotheses;
+ * - `early_stopping` 0 (`Process`, `BeamHypotheses::CanImprove`): done when B are finished and the
+ *   worst is ≥ `best / length^lp`, `best` being the largest of *all* 2·B candidate sums, end-token
+ *   candidates included — as Hugging Face's earlier `BeamScorer` did
+ *   (`is_done(next_scores[batch_idx].max(), cur_len)`). Ours takes the best *running* (non-end) beam,
+ *   as Hugging Face's current beam search does (generation/utils.py, `_check_early_stop_heuristic`,
+ *   `running_beam_scores[:, :1]`). They part when a step's best candidate is an end token: the op then
+ *   searches on and may find a better hypothesis. With lengthPenalty 0 no later hypothesis can beat
+ *   the worst finished one, so outputs cannot differ;
+ * - `BeamSearchScorer::Finalize`: at the length limit, running beams of sources not done join the
+ *   hypotheses, their whole sequence's sum divided by max_length^lp = (maxNewTokens + 1)^lp, the
+ *   start token counted (Hugging Face's earlier `hyp.shape[-1]`); ours divides by maxNewTokens^lp,
+ *   the generated tokens (Hugging Face's current `cur_len + 1 - decoder_prompt_len`). Identical when
+ *   lengthPenalty is 0 or no source reaches the limit with fewer than B finished hypotheses;
  * - the done check of source b reads `next_scores.subspan(b * num_beams, 2 * num_beams)`, which for
  *   b > 0 straddles source b − 1's candidates: in a batched call a source's result depends on its
  *   neighbour (seen on policies/pretrained, lengthPenalty 2: 85 of 197 sources differ from
