@@ -262,9 +262,11 @@ if (!existsSync(growFile)) {
     `Grow done: ${out.length} candidates in ${secs.toFixed(0)} s (${(tokens / secs).toFixed(0)} sampled tokens/s)`,
   );
 }
-const { all } = shardCandidates(parseShardFile(await readFile(growFile, 'utf8'), growFile), {
-  behaviourIsReference: true,
-});
+// A Grow file copied in from a run with references keeps them out here too under --no-references.
+const growLines = parseShardFile(await readFile(growFile, 'utf8'), growFile).filter(
+  (l) => !(a['no-references'] && l.isReference === true),
+);
+const { all } = shardCandidates(growLines, { behaviourIsReference: true });
 const meanGrow =
   all.filter((c) => !c.isReference).reduce((s, c) => s + c.reward, 0) /
   all.filter((c) => !c.isReference).length;
