@@ -7,20 +7,18 @@
  *     --out policies/pretrained-v2 [--sentences 200] [--threads 2]
  *
  * The new bundle keeps the config, tokenizer, generation defaults, lineage (its producer noted) and
- * trainer state. Checks, each failing the run: the rebuilt encoder equals the old bundle's byte for byte
- * (so the trainer state holds the parameters the old ONNX files were written from); greedy decoding of
- * the first `--sentences` Multi30k validation sentences gives the same tokens from both bundles; and
- * it prints the largest difference between their token log-probs.
+ * trainer state. Checks, failing the run: greedy decoding of the first `--sentences` Multi30k
+ * validation sentences gives the same tokens from both bundles (so the trainer state holds the
+ * parameters the old ONNX files were written from); and it prints the largest difference between their
+ * token log-probs. (Byte equality of the files is no check: the graphs change between versions.)
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   BUNDLE_FILES,
   ParamTable,
   Seq2SeqModel,
-  encoderGraph,
   generate,
   loadCheckpoint,
   readBundleManifest,
@@ -57,9 +55,6 @@ if (!old.hasTrainerState) throw new Error(`--from: ${from} has no ${BUNDLE_FILES
 const table = new ParamTable(transformerParams(config));
 const state = await loadCheckpoint(join(from, BUNDLE_FILES.trainerState), table);
 const params = state.params instanceof Float32Array ? state.params : Float32Array.from(state.params);
-const oldEncoder = await readFile(join(from, BUNDLE_FILES.encoder));
-if (!Buffer.from(encoderGraph(config, params).toBytes()).equals(oldEncoder))
-  throw new Error(`${from}: the encoder rebuilt from the trainer state differs from the bundle's`);
 
 const producer = old.lineage.producer ?? 'unknown';
 await writePolicyBundle(out, {

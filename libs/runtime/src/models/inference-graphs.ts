@@ -64,10 +64,41 @@ export function cacheNames(layers: number, prefix: 'past_key_values' | 'present'
   return names;
 }
 
+/**
+ * The parameters as graph constants, each made when the graph first reads it: the encoder file then
+ * holds only the encoder's parameters (and the shared embeddings) and the decoder file only the
+ * decoder's, instead of both files carrying every parameter for onnxruntime to drop at load.
+ */
+class LazyConstants extends Map<string, Tensor> {
+  private readonly shapes: ReadonlyMap<string, readonly number[]>;
+  private readonly views: ReadonlyMap<string, Float32Array>;
+
+  constructor(
+    private readonly g: Graph,
+    c: TransformerConfig,
+    params: Float32Array,
+  ) {
+    super();
+    const table = new ParamTable(transformerParams(c));
+    this.views = table.views(params);
+    this.shapes = new Map(table.entries.map((e) => [e.name, e.shape]));
+  }
+
+  override get(name: string): Tensor | undefined {
+    const shape = this.shapes.get(name);
+    if (shape === undefined || super.has(name)) return super.get(name);
+    const t = this.g.constant('f32', shape, this.views.get(name)!, name);
+    this.set(name, t);
+    return t;
+  }
+
+  override has(name: string): boolean {
+    return this.shapes.has(name);
+  }
+}
+
 function constants(g: Graph, c: TransformerConfig, params: Float32Array): Params {
-  const table = new ParamTable(transformerParams(c));
-  const views = table.views(params);
-  return new Map(table.entries.map((e) => [e.name, g.constant('f32', e.shape, views.get(e.name)!, e.name)]));
+  return new LazyConstants(g, c, params);
 }
 
 function inferenceConfig(c: TransformerConfig): TransformerConfig {
