@@ -221,6 +221,8 @@ function inProcessTransformersJs(
 interface GhzReport {
   count: number;
   total: number;
+  /** Mean latency, ns. */
+  average: number;
   latencyDistribution: { percentage: number; latency: number }[] | null;
   statusCodeDistribution: Record<string, number>;
 }
@@ -285,22 +287,34 @@ async function overGrpc(
   level: number,
 ): Promise<Figures> {
   await runGhz(address, dataFile, level, 2); // warm-up: connections, batchers, JIT
-  const names = ['policy_generated_tokens_total', 'policy_batch_sources_sum', 'policy_batch_sources_count'];
+  const names = [
+    'policy_generated_tokens_total',
+    'policy_batch_sources_sum',
+    'policy_batch_sources_count',
+    'policy_request_seconds_sum',
+    'policy_request_seconds_count',
+    'policy_batch_wait_seconds_sum',
+    'policy_batch_wait_seconds_count',
+  ];
   const before = await Promise.all(names.map((n) => metric(metricsPort, n)));
   const report = await runGhz(address, dataFile, level, durationS);
   const after = await Promise.all(names.map((n) => metric(metricsPort, n)));
-  const [tokens, batchSources, batches] = after.map((a, i) => a - before[i]!) as [number, number, number];
+  const [tokens, batchSources, batches, reqS, reqs, waitS, waits] = after.map((a, i) => a - before[i]!);
+  // Where a request's time goes, as the server sees it (stderr; the table keeps ghz's figures).
+  console.error(
+    `  c=${level}: server mean request ${((reqS! / reqs!) * 1000).toFixed(2)} ms, mean batch wait ${((waitS! / waits!) * 1000).toFixed(2)} ms; ghz mean ${(report.average / 1e6).toFixed(2)} ms`,
+  );
   const ok = report.statusCodeDistribution['OK'] ?? 0;
   const totalS = report.total / 1e9;
   const at = (p: number): number =>
     (report.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? NaN) / 1e6;
   return {
     translationsPerS: ok / totalS,
-    tokensPerS: tokens / totalS,
+    tokensPerS: tokens! / totalS,
     p50Ms: at(50),
     p99Ms: at(99),
     errors: report.count - ok,
-    meanBatch: batchSources / batches,
+    meanBatch: batchSources! / batches!,
   };
 }
 
