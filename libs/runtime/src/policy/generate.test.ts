@@ -14,6 +14,7 @@ import { decode, encode, logits } from '../models/transformer.js';
 import { logSoftmax } from '../ops/softmax.js';
 import { Session, hostTensor } from '../session/session.js';
 import { rng } from '../params/random.js';
+import { randomParams, randomSources } from '../testing/random-model.js';
 import { Seq2SeqModel } from './seq2seq.js';
 import { generate, scoreTargets, DecodingError, type Candidate } from './generate.js';
 import { writePolicyBundle, BundleError, BUNDLE_FILES } from './bundle.js';
@@ -29,21 +30,6 @@ const DEFAULTS: GenerationDefaults = {
   numBeams: 4,
   lengthPenalty: 1,
 };
-
-function randomParams(c: TransformerConfig, seed: number, scale: number): Float32Array {
-  const table = new ParamTable(transformerParams(c));
-  const p = table.initialize(new Float32Array(table.size), seed);
-  for (let i = 0; i < p.length; i++) p[i] = p[i]! * scale;
-  return p;
-}
-
-function randomSources(n: number, vocab: number, seed: number): number[][] {
-  const r = rng(seed);
-  return Array.from({ length: n }, () => {
-    const len = 1 + Math.floor(r() * 9);
-    return [...Array.from({ length: len }, () => 3 + Math.floor(r() * (vocab - 3))), 1];
-  });
-}
 
 const SMALL: TransformerConfig = {
   vocabSize: 50,

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ParamTable } from '../params/param-table.js';
-import { transformerParams, type TransformerConfig } from '../models/config.js';
+import type { TransformerConfig } from '../models/config.js';
 import { decoderGraph } from '../models/inference-graphs.js';
 import { rng } from '../params/random.js';
+import { randomParams, randomSources } from '../testing/random-model.js';
 import { Seq2SeqModel } from './seq2seq.js';
 import { generate, scoreTargets, type Candidate, type DecodingOptions } from './generate.js';
 import { writePolicyBundle, readBundleManifest, BundleError, BUNDLE_FILES, LOG_PROBS_KEY } from './bundle.js';
@@ -27,21 +27,6 @@ const SMALL: TransformerConfig = {
   encoderLayers: 2,
   decoderLayers: 2,
 };
-
-function randomParams(c: TransformerConfig, seed: number, scale: number): Float32Array {
-  const table = new ParamTable(transformerParams(c));
-  const p = table.initialize(new Float32Array(table.size), seed);
-  for (let i = 0; i < p.length; i++) p[i] = p[i]! * scale;
-  return p;
-}
-
-function randomSources(n: number, vocab: number, seed: number): number[][] {
-  const r = rng(seed);
-  return Array.from({ length: n }, () => {
-    const len = 1 + Math.floor(r() * 9);
-    return [...Array.from({ length: len }, () => 3 + Math.floor(r() * (vocab - 3))), 1];
-  });
-}
 
 /** Writes our bundle of `params` to `dir/name` (a stub tokenizer) and returns its path. */
 async function bundleOf(dir: string, name: string, params: Float32Array): Promise<string> {
