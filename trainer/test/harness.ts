@@ -111,9 +111,7 @@ export async function seedRun(
   });
   await h.store.samples.insertMany(runId, 1, samples);
   const rewards = samples.map((s, i) => ({ idx: s.idx, k: s.k, reward: candidates[i]!.reward }));
-  // In chunks: on FerretDB 1.24 one setRewards call with 100 or more rewards never returns.
-  for (let i = 0; i < rewards.length; i += 50)
-    await h.store.samples.setRewards(runId, 1, 'chrf', rewards.slice(i, i + 50));
+  await h.store.samples.setRewards(runId, 1, 'chrf', rewards);
   const scope = { run: runId, grow: 1, improve: 1 };
   const numShards = await h.store.shards.materializeFromSamples(scope, {
     rewardModel: 'chrf',

@@ -13,7 +13,7 @@
  *     (the trainer's convention), its token ids and log-probs under the policy from ScoreSequences;
  *   - scores the new samples (Score calls of `scoreBatch`) before inserting them with their reward, so
  *     a stored sample always has it and no per-sample update is needed; samples a dead delivery
- *     stored without the reward are scored and updated (`setRewards` writes of at most 50).
+ *     stored without the reward are scored and updated (`setRewards`).
  * So a message redelivered after a crash at any point ends with the same sample set and rewards, and
  * redoes only the Generate calls whose samples were not all stored.
  *
@@ -29,7 +29,7 @@ import { RewardAccumulator } from './reward-stats.js';
 import { candidatesBySource } from './rpc-clients.js';
 import { publishShardDone } from './run-events.js';
 import { chunkSeed, chunks } from './seeds.js';
-import { readSamples, readSentences, sampleKey, writeRewards } from './store-io.js';
+import { readSamples, readSentences, sampleKey } from './store-io.js';
 import { parseGrowWork, type GrowJob } from './work-messages.js';
 import { runOver, scoreInBatches, throwIfStopping, type WorkerDeps } from './worker-deps.js';
 
@@ -197,7 +197,7 @@ async function growChunk(
   }
   await scoreInBatches(deps, job.reward, lacking, async (batch, scores) => {
     const rewards = batch.map((d, i) => ({ idx: d.idx, k: d.k, reward: scores[i]! }));
-    await writeRewards(store, job.runId, job.grow, model, rewards);
+    await store.samples.setRewards(job.runId, job.grow, model, rewards);
     for (const r of rewards) rewardOf.set(sampleKey(r.idx, r.k), r.reward);
   });
   return { numSamples, rewards: [...rewardOf.values()], inserted, scored: inputs.length + lacking.length };

@@ -7,13 +7,8 @@
  * one costs one query per page.
  */
 import { FailedPreconditionError } from '@rest/service-kit';
-import type { RewardInput, SampleDoc, SentenceDoc, Split, Store } from '@rest/store';
+import type { SampleDoc, SentenceDoc, Split, Store } from '@rest/store';
 
-/**
- * Most rewards per `setRewards` call. FerretDB (1.24, SQLite backend) never answers a bulk write
- * of 100 or more updates, so writes stay well below that.
- */
-export const SET_REWARDS_MAX = 50;
 /** Documents per read. */
 const PAGE = 2000;
 /** Indices closer than this are read as one range (the few documents between them are skipped). */
@@ -133,17 +128,4 @@ export async function readSamples(
     );
   }
   return found;
-}
-
-/** Records rewards under `model` in writes of at most {@link SET_REWARDS_MAX}. */
-export async function writeRewards(
-  store: Store,
-  run: string,
-  grow: number,
-  model: string,
-  rewards: readonly RewardInput[],
-): Promise<void> {
-  for (let i = 0; i < rewards.length; i += SET_REWARDS_MAX) {
-    await store.samples.setRewards(run, grow, model, rewards.slice(i, i + SET_REWARDS_MAX));
-  }
 }

@@ -20,6 +20,11 @@ import { Violations } from './validate.js';
 const MAX_TOKEN_ID = 2 ** 31 - 1;
 /** Documents per insert/bulk call. @default 500 */
 const BATCH = 500;
+/**
+ * Updates per bulk write in {@link SampleRepo.setRewards}. FerretDB (1.24, SQLite backend) never
+ * answers a bulk write of 100 or more updates; inserts are not affected.
+ */
+const UPDATE_BATCH = 50;
 
 /** One generated candidate as Grow writes it. */
 export interface SampleInput {
@@ -156,7 +161,9 @@ export class SampleRepo {
   }
 
   /**
-   * Records `rewards.<model>` on samples of (run, grow); replays set the same values.
+   * Records `rewards.<model>` on samples of (run, grow); replays set the same values. Any number of
+   * rewards: they are written in bulk writes of at most 50 updates (FerretDB's limit, see
+   * `UPDATE_BATCH`).
    * @throws InvalidArgumentError for a bad model name, key or non-finite reward.
    * @throws NotFoundError when some samples do not exist (the others are written).
    */
@@ -172,8 +179,8 @@ export class SampleRepo {
     });
     v.throwIfAny();
     let matched = 0;
-    for (let start = 0; start < rewards.length; start += BATCH) {
-      const ops: AnyBulkWriteOperation<SampleDoc>[] = rewards.slice(start, start + BATCH).map((r) => ({
+    for (let start = 0; start < rewards.length; start += UPDATE_BATCH) {
+      const ops: AnyBulkWriteOperation<SampleDoc>[] = rewards.slice(start, start + UPDATE_BATCH).map((r) => ({
         updateOne: {
           filter: { _id: sampleId(run, grow, r.idx, r.k) },
           update: { $set: { [`rewards.${model}`]: r.reward } },

@@ -94,6 +94,21 @@ test('SampleRepo: rejects bad inputs with every field named, and rewards for unk
   }
 });
 
+test('SampleRepo.setRewards: one call with 250 rewards writes them all (FerretDB stalls on bulk writes of 100 updates)', async () => {
+  const store = await freshStore();
+  try {
+    const samples = candidates(0, 125, 2);
+    await store.samples.insertMany('run5', 0, samples);
+    const rewards = samples.map((s) => ({ idx: s.idx, k: s.k, reward: s.idx / 1000 + s.k / 10 }));
+    await store.samples.setRewards('run5', 0, 'chrf', rewards);
+    const stored = await store.samples.find('run5', 0);
+    assert.equal(stored.length, 250);
+    for (const d of stored) assert.equal(d.rewards?.['chrf'], d.idx / 1000 + d.k / 10, `${d.idx}.${d.k}`);
+  } finally {
+    await store.close();
+  }
+});
+
 test('ShardRepo: materialises filtered shards idempotently from rewarded samples', async () => {
   const store = await freshStore();
   try {
