@@ -4,13 +4,16 @@
  * base policy folder.
  *
  * Downloads land in a temporary sibling folder renamed into place, and bundle ids are immutable, so a
- * folder that exists is complete and is reused (a cache keyed by bundle id).
+ * folder that exists is complete and is reused (a cache keyed by bundle id). Every file's SHA-256 is
+ * checked against the bundle's manifest as it streams in.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { FailedPreconditionError } from '@rest/service-kit';
 import type { BundleFileInput, BundleManifest, BundleStorage } from './bundle-storage.js';
 
 async function exists(path: string): Promise<boolean> {
@@ -24,9 +27,14 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * Writes the files of bundle `bundleId` into `dir` (complete or not at all); a no-op when `dir` exists.
- * Throws NotFoundError when the bundle is not published.
+ * Throws NotFoundError when the bundle is not published, FailedPreconditionError when a file's bytes do
+ * not have the SHA-256 its manifest records.
  */
-export async function downloadBundle(storage: BundleStorage, bundleId: string, dir: string): Promise<string> {
+export async function downloadBundle(
+  storage: Pick<BundleStorage, 'list' | 'openFile'>,
+  bundleId: string,
+  dir: string,
+): Promise<string> {
   if (await exists(dir)) return dir;
   const files = await storage.list(bundleId);
   await mkdir(dirname(dir), { recursive: true });
@@ -35,7 +43,19 @@ export async function downloadBundle(storage: BundleStorage, bundleId: string, d
     for (const f of files) {
       const path = join(tmp, ...f.name.split('/'));
       await mkdir(dirname(path), { recursive: true });
-      await pipeline(await storage.openFile(bundleId, f.name), createWriteStream(path));
+      const hash = createHash('sha256');
+      const tap = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk);
+          callback(null, chunk);
+        },
+      });
+      await pipeline(await storage.openFile(bundleId, f.name), tap, createWriteStream(path));
+      const sha256 = hash.digest('hex');
+      if (sha256 !== f.sha256)
+        throw new FailedPreconditionError(
+          `bundle ${bundleId}: ${f.name} has SHA-256 ${sha256}, its manifest says ${f.sha256}`,
+        );
     }
     await rename(tmp, dir);
   } catch (e) {

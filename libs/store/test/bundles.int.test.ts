@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { InvalidArgumentError, NotFoundError } from '@rest/service-kit';
-import { FolderBundleStorage, type BundleFileInput, type BundleStorage } from '@rest/store';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@rest/service-kit';
+import { FolderBundleStorage, downloadBundle, type BundleFileInput, type BundleStorage } from '@rest/store';
 import { freshStore, startServer, stopServer } from './fixture.js';
 
 before(async () => {
@@ -121,6 +121,33 @@ test('FolderBundleStorage: publishes by rename; an interrupted write is invisibl
     );
     assert.equal(await storage.delete('local-1'), true);
     assert.equal(await storage.has('local-1'), false);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('downloadBundle: a stored file whose bytes changed is refused by its SHA-256, and nothing is left', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'rest-bundles-'));
+  try {
+    const storage = new FolderBundleStorage(root);
+    const data = randomBytes(64 * 1024);
+    await storage.put('b-1', [
+      { name: 'onnx/encoder_model.onnx', data },
+      { name: 'tokenizer.json', data: Buffer.from('{}') },
+    ]);
+    const good = await downloadBundle(storage, 'b-1', join(root, 'cache', 'good'));
+    assert.deepEqual(await readFile(join(good, 'onnx', 'encoder_model.onnx')), data);
+    // Flip one byte of the stored file behind the storage's back.
+    const stored = join(root, 'b-1', 'onnx', 'encoder_model.onnx');
+    const bytes = await readFile(stored);
+    bytes[100] = bytes[100]! ^ 0xff;
+    await writeFile(stored, bytes);
+    await assert.rejects(downloadBundle(storage, 'b-1', join(root, 'cache', 'bad')), (e: unknown) => {
+      assert.ok(e instanceof FailedPreconditionError);
+      assert.match(e.message, /onnx\/encoder_model\.onnx has SHA-256 [0-9a-f]{64}, its manifest says/);
+      return true;
+    });
+    assert.deepEqual(await readdir(join(root, 'cache')), ['good'], 'no partial folder');
   } finally {
     await rm(root, { recursive: true, force: true });
   }

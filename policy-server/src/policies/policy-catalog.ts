@@ -10,15 +10,11 @@
  * (see ModelPool) and keeps no list of registry policies in memory: MongoDB is the truth, asked
  * each time.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { readBundleManifest } from '@rest/runtime';
 import { FailedPreconditionError, type Logger } from '@rest/service-kit';
-import type { BundleStorage, PolicyDoc, PolicyRepo } from '@rest/store';
+import { downloadBundle, type BundleStorage, type PolicyDoc, type PolicyRepo } from '@rest/store';
 
 /** A policy the server can serve, from either source. */
 export interface PolicyRecord {
@@ -177,43 +173,14 @@ export class PolicyCatalog {
     const target = join(this.cacheDir, bundleId);
     if (await exists(target)) return target;
     const startedMs = performance.now();
-    const files = await registry.bundles.list(bundleId);
-    const tmp = join(this.cacheDir, `.tmp-${bundleId}-${randomBytes(4).toString('hex')}`);
-    try {
-      let bytes = 0;
-      for (const file of files) {
-        const path = join(tmp, file.name);
-        await mkdir(dirname(path), { recursive: true });
-        const hash = createHash('sha256');
-        const tap = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            callback(null, chunk);
-          },
-        });
-        await pipeline(await registry.bundles.openFile(bundleId, file.name), tap, createWriteStream(path));
-        const sha256 = hash.digest('hex');
-        if (sha256 !== file.sha256) {
-          throw new FailedPreconditionError(
-            `bundle ${bundleId}: ${file.name} has SHA-256 ${sha256}, its manifest says ${file.sha256}`,
-          );
-        }
-        bytes += file.length;
-      }
-      await rename(tmp, target).catch(async (error: unknown) => {
-        // Another process sharing the cache folder finished the same bundle first: theirs is as good.
-        if (!(await exists(target))) throw error;
-      });
-      this.logger.info('bundle downloaded', {
-        bundleId,
-        files: files.length,
-        bytes,
-        durationMs: Math.round(performance.now() - startedMs),
-      });
-      return target;
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
+    // Checked file by file against the manifest's SHA-256; another process sharing the cache folder
+    // that finishes the same bundle first is as good.
+    await downloadBundle(registry.bundles, bundleId, target);
+    this.logger.info('bundle downloaded', {
+      bundleId,
+      durationMs: Math.round(performance.now() - startedMs),
+    });
+    return target;
   }
 }
 
