@@ -328,6 +328,56 @@ describe('trainer service', () => {
     },
   );
 
+  it(
+    'a run cancelled mid-job: the job stops at its next heartbeat, ends cancelled, registers nothing, and its message is not redelivered',
+    { timeout: 240_000 },
+    async () => {
+      const runId = 'run-d';
+      const seeded = await seedRun(h, runId);
+      await h.store.runs.create({}, runId);
+      const config = loadConfig({ env: trainerEnv(h, join(h.dir, 'work-d')), argv: [] });
+      const server = await startTrainerServer({
+        config,
+        logger: createLogger({ service: 'trainer', level: 'warn' }),
+      });
+      const jobs = new JobRepo(h.store.db);
+      const jobId = `${runId}-g1-i1`;
+      try {
+        const work = improveWork(h, runId, seeded, { maxSteps: STEPS, evalEvery: EVAL_EVERY });
+        await h.bus.publishWork(workSubject('improve'), events.ImproveWork, work, { msgId: work.messageId });
+        // Running, with some steps done: then the run is cancelled under it.
+        await until(
+          async () => ((await jobs.get(jobId))?.progress?.step ?? 0) >= 5 || undefined,
+          120_000,
+          'the job to pass step 5',
+        );
+        await h.store.runs.transition(runId, { from: 'pending', to: 'cancelled' });
+        const done = await until(
+          async () => {
+            const j = await jobs.get(jobId);
+            return j?.state === 'cancelled' ? j : undefined;
+          },
+          60_000,
+          'the job to end cancelled',
+        );
+        assert.match(done.error ?? '', /run run-d is cancelled/);
+        assert.ok((done.progress?.step ?? 0) < STEPS, `stopped at step ${done.progress?.step} of ${STEPS}`);
+        assert.equal(await h.store.policies.get(`${runId}.g1.i1`), null, 'no policy registered');
+        // Acknowledged, not retried: after more than an ack wait the job is still cancelled, untouched.
+        await new Promise((r) => setTimeout(r, 5_000));
+        const later = (await jobs.get(jobId))!;
+        assert.equal(later.state, 'cancelled');
+        assert.deepEqual(later.finishedAt, done.finishedAt);
+        // The shards are free again.
+        const lease = await h.store.shards.leaseNext({ run: runId, grow: 1, improve: 1 }, 'probe', 1000);
+        assert.ok(lease !== null, 'a shard is free again');
+        await h.store.shards.release(lease);
+      } finally {
+        await server.shutdown('test done');
+      }
+    },
+  );
+
   it('ListJobs: pages newest first with page tokens, filters by state', { timeout: 60_000 }, async () => {
     const config = loadConfig({ env: trainerEnv(h, join(h.dir, 'work-list')), argv: [] });
     const server = await startTrainerServer({

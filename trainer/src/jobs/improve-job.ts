@@ -8,6 +8,10 @@
  * other trainer finished: nothing to do) or expires (it died: take over and resume from the job's
  * latest checkpoint). Every write after training is idempotent — bundle and policy ids derive from
  * the job, events carry deterministic message ids — so a crash anywhere is repaired by a retry.
+ *
+ * A job stops when its run ends under it (cancelled, or failed or completed elsewhere): the run's
+ * state is read at the start and with every heartbeat, and the job then ends `cancelled` at its next
+ * step, its leases released and its message acknowledged.
  */
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
@@ -22,7 +26,14 @@ import {
   errorChain,
   type Logger,
 } from '@rest/service-kit';
-import { downloadBundle, uploadBundle, type Lease, type PolicyDoc, type Store } from '@rest/store';
+import {
+  RUN_TRANSITIONS,
+  downloadBundle,
+  uploadBundle,
+  type Lease,
+  type PolicyDoc,
+  type Store,
+} from '@rest/store';
 import { runImprove, type ImproveResult, type ProgressReport } from '../improve/executor.js';
 import type { RewardFn } from '../improve/data.js';
 import type { ImproveSpec } from '../improve/spec.js';
@@ -96,6 +107,18 @@ export function isPermanent(err: unknown): boolean {
   );
 }
 
+/** The job's run ended while the job ran; the job stops and ends `cancelled`. */
+class RunEndedError extends Error {
+  override name = 'RunEndedError';
+}
+
+/** Why the job's run no longer wants it (it is in a terminal state), or undefined. */
+async function runEnded(store: Store, runId: string): Promise<string | undefined> {
+  if (runId === '') return undefined; // offline jobs have no run
+  const run = await store.runs.get(runId);
+  return run !== null && RUN_TRANSITIONS[run.state].length === 0 ? `run ${runId} is ${run.state}` : undefined;
+}
+
 function resourceOf(jobId: string): string {
   return `improve-job:${jobId}`;
 }
@@ -150,7 +173,7 @@ async function announce(
 
 /**
  * Runs one delivery of an Improve job to its end. Returns normally when the job succeeded (now or
- * earlier, here or elsewhere); throws otherwise — a permanent error after marking the job failed,
+ * earlier, here or elsewhere) or was cancelled because its run ended; throws otherwise — a permanent error after marking the job failed,
  * anything else for a redelivery (the job is marked failed on the last one).
  */
 export async function runImproveJob(
@@ -179,6 +202,13 @@ export async function runImproveJob(
       await announce(deps, doc, doc.progress?.step ?? 0, { ...doc.progress?.metrics });
     return;
   }
+  const endedAtStart = await runEnded(deps.store, spec.runId);
+  if (endedAtStart !== undefined) {
+    await cancelJob(deps, spec.jobId, endedAtStart);
+    await deps.store.leases.complete(lease);
+    log.info('job cancelled before it started', { reason: endedAtStart });
+    return;
+  }
   const { settings } = deps;
   const scratch = join(
     settings.workDir,
@@ -189,6 +219,7 @@ export async function runImproveJob(
   // Heartbeats on a timer, so that long awaits (downloads, uploads, a long session run) keep the
   // message and the leases alive; ticks never overlap, and `stop` waits for the one in flight.
   let lost: unknown;
+  let ended: string | undefined;
   let tick: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     tick = tick.then(async () => {
@@ -200,6 +231,8 @@ export async function runImproveJob(
       } catch (err) {
         lost = err;
       }
+      // A failed read is no verdict: the next tick reads again.
+      ended ??= await runEnded(deps.store, spec.runId).catch(() => undefined);
     });
   }, settings.heartbeatMs);
   const stopBeats = async (): Promise<void> => {
@@ -209,6 +242,7 @@ export async function runImproveJob(
   const heartbeat = (): Promise<void> => {
     if (deps.signal?.aborted === true) return Promise.reject(new UnavailableError('trainer shutting down'));
     if (lost !== undefined) return Promise.reject(new UnavailableError('job lease lost', { cause: lost }));
+    if (ended !== undefined) return Promise.reject(new RunEndedError(ended));
     return Promise.resolve();
   };
   try {
@@ -330,6 +364,13 @@ export async function runImproveJob(
     log.info('job succeeded', { policyId, steps: result.steps, validReward: result.best.reward });
   } catch (err) {
     await stopBeats();
+    if (err instanceof RunEndedError) {
+      await cancelJob(deps, spec.jobId, err.message);
+      await shards?.release();
+      if (lost === undefined) await deps.store.leases.complete(lease);
+      log.info('job cancelled', { reason: err.message });
+      return;
+    }
     const permanent = isPermanent(err);
     log.error('job attempt failed', { permanent, err: errorChain(err) });
     if (permanent || (ctx.lastDelivery && deps.signal?.aborted !== true)) {
@@ -348,4 +389,9 @@ export async function runImproveJob(
     clearInterval(timer);
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** Marks the job cancelled (its run ended), naming why. */
+async function cancelJob(deps: JobRunnerDeps, jobId: string, reason: string): Promise<void> {
+  await deps.jobs.update(jobId, { state: 'cancelled', error: reason, finishedAt: new Date() });
 }
