@@ -295,14 +295,18 @@ async function overGrpc(
     'policy_request_seconds_count',
     'policy_batch_wait_seconds_sum',
     'policy_batch_wait_seconds_count',
+    'policy_batch_seconds_sum',
+    'policy_batch_seconds_count',
   ];
   const before = await Promise.all(names.map((n) => metric(metricsPort, n)));
   const report = await runGhz(address, dataFile, level, durationS);
   const after = await Promise.all(names.map((n) => metric(metricsPort, n)));
-  const [tokens, batchSources, batches, reqS, reqs, waitS, waits] = after.map((a, i) => a - before[i]!);
+  const [tokens, batchSources, batches, reqS, reqs, waitS, waits, decodeS, decodes] = after.map(
+    (a, i) => a - before[i]!,
+  );
   // Where a request's time goes, as the server sees it (stderr; the table keeps ghz's figures).
   console.error(
-    `  c=${level}: server mean request ${((reqS! / reqs!) * 1000).toFixed(2)} ms, mean batch wait ${((waitS! / waits!) * 1000).toFixed(2)} ms; ghz mean ${(report.average / 1e6).toFixed(2)} ms`,
+    `  c=${level}: server mean request ${((reqS! / reqs!) * 1000).toFixed(2)} ms, mean batch wait ${((waitS! / waits!) * 1000).toFixed(2)} ms, mean batch decode ${((decodeS! / decodes!) * 1000).toFixed(2)} ms; ghz mean ${(report.average / 1e6).toFixed(2)} ms`,
   );
   const ok = report.statusCodeDistribution['OK'] ?? 0;
   const totalS = report.total / 1e9;

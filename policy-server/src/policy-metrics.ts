@@ -40,6 +40,8 @@ export interface PolicyMetrics {
   ): void;
   /** Records one batch as it starts. */
   observeBatch(policy: string, kind: BatchKind, info: BatchInfo): void;
+  /** Records the wall time of one batch's decoding or scoring. */
+  observeDecode(policy: string, kind: BatchKind, ms: number): void;
   /** Sets the loaded policies (after each load and unload). */
   setLoaded(loaded: readonly { readonly id: string; readonly bytes: number }[]): void;
 }
@@ -87,6 +89,13 @@ export function createPolicyMetrics(registry: Registry, queued: () => number): P
     buckets: SECONDS_BUCKETS,
     registers,
   });
+  const batchSeconds = new Histogram({
+    name: 'policy_batch_seconds',
+    help: 'wall time of each batch’s decoding or scoring (the model’s work), by policy and kind',
+    labelNames: ['policy', 'kind'] as const,
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
   new Gauge({
     name: 'policy_queued_sources',
     help: 'sources admitted and not yet answered',
@@ -117,6 +126,9 @@ export function createPolicyMetrics(registry: Registry, queued: () => number): P
     observeBatch(policy, kind, info) {
       batchSources.observe({ policy, kind }, info.items);
       batchWait.observe({ policy, kind }, info.waitMs / 1000);
+    },
+    observeDecode(policy, kind, ms) {
+      batchSeconds.observe({ policy, kind }, ms / 1000);
     },
     setLoaded(list) {
       loaded.reset();

@@ -118,6 +118,7 @@ export async function startPolicyServer(options: StartPolicyServerOptions): Prom
       retain: (policy) => pool.retain(policy),
       logger,
       onBatch: (policy, kind, info) => metrics.observeBatch(policy, kind, info),
+      onDecoded: (policy, kind, ms) => metrics.observeDecode(policy, kind, ms),
     });
     loading.engine = engine;
     cleanup.push(() => engine.close());

@@ -50,6 +50,8 @@ export interface DecodeEngineOptions {
   readonly logger: Logger;
   /** Called as each batch starts. @default none */
   readonly onBatch?: (policyId: string, kind: BatchKind, info: BatchInfo) => void;
+  /** Called with the wall time of each batch's decoding or scoring (the model's work). @default none */
+  readonly onDecoded?: (policyId: string, kind: BatchKind, ms: number) => void;
 }
 
 interface GenerateItem {
@@ -192,6 +194,7 @@ export class DecodeEngine {
   /** Runs `body` inside the gate with a lease of its own, unless every item's request is gone. */
   private async guarded<Item extends { signal: AbortSignal }, Result>(
     policy: LoadedPolicy,
+    kind: BatchKind,
     items: readonly Item[],
     empty: () => Result,
     body: (live: readonly number[]) => Promise<Map<number, Result>>,
@@ -203,8 +206,10 @@ export class DecodeEngine {
       if (live.length === 0) return out;
       const lease = this.options.retain(policy);
       if (lease === undefined) throw new UnavailableError(`policy ${policy.id} was unloaded; retry`);
+      const startedMs = performance.now();
       try {
         for (const [i, result] of await body(live)) out[i] = result;
+        this.options.onDecoded?.(policy.id, kind, performance.now() - startedMs);
       } catch (error) {
         if (error instanceof DecodingError)
           throw new InvalidArgumentError(`decoding: ${error.message}`, { cause: error });
@@ -236,6 +241,7 @@ export class DecodeEngine {
         run: (items) =>
           this.guarded(
             policy,
+            'generate',
             items,
             () => [],
             async (live) => {
@@ -266,6 +272,7 @@ export class DecodeEngine {
         run: (items) =>
           this.guarded(
             policy,
+            'score',
             items,
             () => ({ tokenLogprobs: [], sequenceLogprob: 0 }),
             async (live) => {
