@@ -14,7 +14,7 @@ import { decode, encode, logits } from '../models/transformer.js';
 import { logSoftmax } from '../ops/softmax.js';
 import { Session, hostTensor } from '../session/session.js';
 import { rng } from '../params/random.js';
-import { randomParams, randomSources } from '../testing/random-model.js';
+import { SMALL, randomParams, randomSources } from '../testing/random-model.js';
 import { Seq2SeqModel } from './seq2seq.js';
 import { generate, scoreTargets, DecodingError, type Candidate } from './generate.js';
 import { writePolicyBundle, BundleError, BUNDLE_FILES } from './bundle.js';
@@ -29,15 +29,6 @@ const DEFAULTS: GenerationDefaults = {
   maxLength: 16,
   numBeams: 4,
   lengthPenalty: 1,
-};
-
-const SMALL: TransformerConfig = {
-  vocabSize: 50,
-  dModel: 16,
-  heads: 2,
-  ffnDim: 32,
-  encoderLayers: 2,
-  decoderLayers: 2,
 };
 
 test('KV-cached decoding gives the log-softmaxed logits of full recomputation by the training graph (≤ 1e-5)', async () => {

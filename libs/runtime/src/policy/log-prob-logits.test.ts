@@ -8,25 +8,15 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TransformerConfig } from '../models/config.js';
 import { decoderGraph } from '../models/inference-graphs.js';
 import { rng } from '../params/random.js';
-import { randomParams, randomSources } from '../testing/random-model.js';
+import { SMALL, randomParams, randomSources } from '../testing/random-model.js';
 import { Seq2SeqModel } from './seq2seq.js';
 import { generate, scoreTargets, type Candidate, type DecodingOptions } from './generate.js';
 import { writePolicyBundle, readBundleManifest, BundleError, BUNDLE_FILES, LOG_PROBS_KEY } from './bundle.js';
 
 /** Log-probs from the normalised decoder vs the raw one normalised in float64 (f32 rounding apart). */
 const LOGPROB_TOLERANCE = 1e-5;
-
-const SMALL: TransformerConfig = {
-  vocabSize: 50,
-  dModel: 16,
-  heads: 2,
-  ffnDim: 32,
-  encoderLayers: 2,
-  decoderLayers: 2,
-};
 
 /** Writes our bundle of `params` to `dir/name` (a stub tokenizer) and returns its path. */
 async function bundleOf(dir: string, name: string, params: Float32Array): Promise<string> {

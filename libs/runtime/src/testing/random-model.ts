@@ -3,6 +3,16 @@ import { ParamTable } from '../params/param-table.js';
 import { transformerParams, type TransformerConfig } from '../models/config.js';
 import { rng } from '../params/random.js';
 
+/** A tiny encoder–decoder (V = 50, d = 16, 2 + 2 layers): decoding tests in milliseconds. */
+export const SMALL: TransformerConfig = {
+  vocabSize: 50,
+  dModel: 16,
+  heads: 2,
+  ffnDim: 32,
+  encoderLayers: 2,
+  decoderLayers: 2,
+};
+
 /** The table's initial parameters for `seed`, scaled by `scale` (a larger scale: peakier logits). */
 export function randomParams(c: TransformerConfig, seed: number, scale: number): Float32Array {
   const table = new ParamTable(transformerParams(c));
