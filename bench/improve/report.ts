@@ -25,6 +25,11 @@ export interface Row {
   tokensPerSecond: number;
   /** Wall time of the step in seconds (preparation, training, validations, bundle). */
   seconds: number;
+  /**
+   * With a held-out report set: the trained checkpoint the step kept (its optimizer step) and its
+   * mean reward on the selection set (the trainer's validation set); absent for step 0 and older runs.
+   */
+  selected?: { step: number; reward: number };
 }
 
 /** Mean and standard error of the mean (sample standard deviation / √n) of `xs` (non-empty). */
@@ -36,16 +41,26 @@ export function stats(xs: readonly number[]): { mean: number; se: number } {
 
 const f = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : '–');
 
-/** The markdown table: the starting policy, then `rows` in the given order. */
-export function formatTable(start: Row, rows: readonly Row[]): string {
+/**
+ * The markdown table: the starting policy, then `rows` in the given order. `set` names the sentences
+ * the reward columns were measured on; with `selection`, a column gives each step's kept checkpoint and
+ * its reward on that (other) set.
+ */
+export function formatTable(start: Row, rows: readonly Row[], set = 'valid', selection?: string): string {
+  const sel = selection === undefined ? '' : ` kept checkpoint: step (${selection} reward) |`;
   const lines = [
-    '| objective | step | filter | kept | peak lr | valid reward ± SE | Δ vs previous step ± SE (paired) | BLEU | length ratio | train tokens/s | wall s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-    `| (start) | 0 | | | | ${f(start.reward, 4)} ± ${f(start.rewardSe, 4)} | | ${f(start.bleu, 2)} | ${f(start.lengthRatio, 3)} | | ${f(start.seconds, 0)} |`,
+    `| objective | step | filter | kept | peak lr |${sel} ${set} reward ± SE | Δ vs previous step ± SE (paired) | BLEU | length ratio | train tokens/s | wall s |`,
+    `|---|---|---|---|---|${selection === undefined ? '' : '---|'}---|---|---|---|---|---|`,
+    `| (start) | 0 | | | |${selection === undefined ? '' : ' |'} ${f(start.reward, 4)} ± ${f(start.rewardSe, 4)} | | ${f(start.bleu, 2)} | ${f(start.lengthRatio, 3)} | | ${f(start.seconds, 0)} |`,
   ];
-  for (const r of rows)
+  for (const r of rows) {
+    const kept =
+      selection === undefined
+        ? ''
+        : ` ${r.selected === undefined ? '–' : `${r.selected.step} (${f(r.selected.reward, 4)})`} |`;
     lines.push(
-      `| ${r.objective} | ${r.step} | ${r.threshold} | ${r.kept} | ${r.lr.toExponential(1)} | ${f(r.reward, 4)} ± ${f(r.rewardSe, 4)} | ${r.delta >= 0 ? '+' : ''}${f(r.delta, 4)} ± ${f(r.deltaSe, 4)} | ${f(r.bleu, 2)} | ${f(r.lengthRatio, 3)} | ${f(r.tokensPerSecond, 0)} | ${f(r.seconds, 0)} |`,
+      `| ${r.objective} | ${r.step} | ${r.threshold} | ${r.kept} | ${r.lr.toExponential(1)} |${kept} ${f(r.reward, 4)} ± ${f(r.rewardSe, 4)} | ${r.delta >= 0 ? '+' : ''}${f(r.delta, 4)} ± ${f(r.deltaSe, 4)} | ${f(r.bleu, 2)} | ${f(r.lengthRatio, 3)} | ${f(r.tokensPerSecond, 0)} | ${f(r.seconds, 0)} |`,
     );
+  }
   return lines.join('\n');
 }

@@ -59,17 +59,20 @@ const { values: a } = parseArgs({
     reward: { type: 'string', default: 'chrf' },
     normalization: { type: 'string', default: 'clipped01' },
     'no-references': { type: 'boolean', default: false },
+    'all-references': { type: 'boolean', default: false },
     schedule: { type: 'string', default: 'percentile:50,70,90' },
     'improve-steps': { type: 'string', default: '3' },
     steps: { type: 'string', default: '30' },
-    'eval-every': { type: 'string', default: '30' },
+    'eval-every': { type: 'string', default: '10' },
     lr: { type: 'string', default: '1e-4,dpo=1e-5,hypo=1e-5' },
     warmup: { type: 'string', default: '5' },
     'lr-decay': { type: 'string', default: '1' },
     'lr-schedule': { type: 'string', default: 'constant' },
     'batch-tokens': { type: 'string', default: '1024' },
     dropout: { type: 'string', default: '0.1' },
-    valid: { type: 'string', default: '500' },
+    valid: { type: 'string', default: '1014' },
+    'report-split': { type: 'string', default: 'test' },
+    report: { type: 'string', default: '1000' },
     'max-len': { type: 'string', default: '100' },
     seed: { type: 'string', default: '1' },
     threads: { type: 'string', default: '0' },
@@ -162,10 +165,24 @@ const [trainSrc, trainRef, validSrc, validRef] = await Promise.all(
 );
 await mkdir(work, { recursive: true });
 const tok = await loadTokenizer(policy);
-const valid = validSrc!
-  .map((source, i) => ({ source, reference: validRef![i]! }))
-  .filter((v) => v.source.trim() !== '' && tok.encode(v.source).length <= maxLen)
-  .slice(0, int('valid'));
+const usable = (src: string[], ref: string[]) =>
+  src
+    .map((source, i) => ({ source, reference: ref[i]! }))
+    .filter((v) => v.source.trim() !== '' && tok.encode(v.source).length <= maxLen);
+// The trainer's validation set, on which each Improve step keeps its best checkpoint (the selection
+// set), and the set the table reports: another split, so that the reported change of a step is not the
+// maximum of several noisy validations on the same sentences; `--report-split valid` reports on the
+// selection set itself (runs 1–7 did).
+const valid = usable(validSrc!, validRef!).slice(0, int('valid'));
+const reportSplit = a['report-split'];
+const heldOut = reportSplit !== 'valid';
+const reportSet = heldOut
+  ? usable(
+      ...((await Promise.all(
+        [a['src-lang'], a['tgt-lang']].map((lang) => lines(join(dataDir, `${reportSplit}.${lang}`))),
+      )) as [string[], string[]]),
+    ).slice(0, int('report'))
+  : valid;
 
 // ---- Grow: N samples per source, scored; cached as a shard file.
 // A work folder holds the results of one set of flags: resuming with others would mix them silently.
@@ -173,7 +190,7 @@ const settingsFile = join(work, 'settings.json');
 const settings = {
   policy,
   grow: [a['src-lang'], a['tgt-lang'], a.sources, a.samples, a.temperature, a.reward, a.normalization],
-  references: !a['no-references'],
+  references: a['all-references'] ? 'all' : !a['no-references'],
   improve: [
     a.schedule,
     a.steps,
@@ -186,6 +203,7 @@ const settings = {
     a.dropout,
   ],
   valid: a.valid,
+  ...(heldOut ? { report: [reportSplit, a.report] } : {}),
   maxLen: a['max-len'],
   seed: a.seed,
 };
@@ -266,11 +284,33 @@ if (!existsSync(growFile)) {
 const growLines = parseShardFile(await readFile(growFile, 'utf8'), growFile).filter(
   (l) => !(a['no-references'] && l.isReference === true),
 );
-const { all } = shardCandidates(growLines, { behaviourIsReference: true });
+if (a['all-references'] && a['no-references'])
+  fail('--all-references and --no-references exclude each other');
+// D_g = D ∪ samples (ALGORITHMS 2.1): every other training pair joins as a reference too, scored
+// like the rest (1 under a reference metric). A source with a reference only has no per-source cut,
+// baseline or pair, so these join the filter objectives' D_i (see below) and nothing else.
+const grown = new Set(growLines.map((l) => l.sourceId));
+const extra: ShardFileLine[] = a['all-references']
+  ? trainSrc!.flatMap((source, i) =>
+      grown.has(String(i)) || source.trim() === '' || tok.encode(source).length > maxLen
+        ? []
+        : [{ source, hypothesis: trainRef![i]!, reward: Number.NaN, sourceId: String(i), isReference: true }],
+    )
+  : [];
+if (extra.length > 0) {
+  const r = await metric(
+    extra.map((l) => ({ source: l.source, hypothesis: l.hypothesis, reference: l.hypothesis })),
+  );
+  extra.forEach((l, k) => (l.reward = r[k]!));
+}
+const { all } = shardCandidates([...growLines, ...extra], { behaviourIsReference: true });
+const extraKeys = all.filter((c) => !grown.has(c.sourceId)).map((c) => c.key);
 const meanGrow =
   all.filter((c) => !c.isReference).reduce((s, c) => s + c.reward, 0) /
   all.filter((c) => !c.isReference).length;
-log(`D_g has ${all.length} candidates, mean sample reward ${meanGrow.toFixed(4)}`);
+log(
+  `D_g has ${all.length} candidates (${extraKeys.length} references of sources not grown), mean sample reward ${meanGrow.toFixed(4)}`,
+);
 
 // ---- Step 0: the starting policy.
 const resultsFile = join(work, 'results.json');
@@ -288,7 +328,7 @@ const validateBundle = async (
 ): Promise<{ rewards: number[]; bleu: number; lengthRatio: number }> => {
   const { model } = await Seq2SeqModel.load(dir, session);
   try {
-    const v = await validate(model, tok, valid, reward, { strategy: 'greedy', maxNewTokens: maxLen }, 64);
+    const v = await validate(model, tok, reportSet, reward, { strategy: 'greedy', maxNewTokens: maxLen }, 64);
     return { rewards: lastRewards, bleu: v.bleu, lengthRatio: lastLengthRatio };
   } finally {
     await model.release();
@@ -320,13 +360,14 @@ if (!results.some((r) => r.step === 0)) {
   });
   await save();
   log(
-    `start: valid reward ${s.mean.toFixed(4)} ± ${s.se.toFixed(4)}, BLEU ${v.bleu.toFixed(2)} (${valid.length} sentences)`,
+    `start: ${reportSplit} reward ${s.mean.toFixed(4)} ± ${s.se.toFixed(4)}, BLEU ${v.bleu.toFixed(2)} (${reportSet.length} sentences)`,
   );
 }
 
 // ---- Improve: I steps per objective.
 const bySource = new Map<string, { key: string; reward: number }[]>();
-for (const c of all) {
+// The filter sees the grown sources; the references of the others join filter objectives whole.
+for (const c of all.filter((x) => grown.has(x.sourceId))) {
   const list = bySource.get(c.sourceId) ?? [];
   list.push({ key: c.key, reward: c.reward });
   bySource.set(c.sourceId, list);
@@ -353,7 +394,8 @@ for (const objective of objectives) {
     const done = results.find((r) => r.objective === objective && r.step === i);
     if (done === undefined) {
       const t = performance.now();
-      const train = filter.keys.map((k) => byKey.get(k)!);
+      const filterObjective = !/^(alol|r-lol|dpo|hypo)/.test(objective);
+      const train = [...filter.keys, ...(filterObjective ? extraKeys : [])].map((k) => byKey.get(k)!);
       const spec: ImproveSpec = {
         jobId: `bench-${objective}-i${i}`,
         runId: '',
@@ -405,8 +447,16 @@ for (const objective of objectives) {
           },
         },
       );
-      // A step resumed after its best validation has no per-sentence rewards for it: re-validate.
-      const { rewards, lengthRatio } = evalRewards.get(r.best.step) ?? (await validateBundle(r.bundleDir));
+      // A step resumed after its best validation has no per-sentence rewards for it: re-validate. A
+      // held-out report set is always validated here.
+      const kept = heldOut ? undefined : evalRewards.get(r.best.step);
+      const reported =
+        kept === undefined ? await validateBundle(r.bundleDir) : { ...kept, bleu: r.best.bleu };
+      const { rewards, lengthRatio } = reported;
+      if (heldOut)
+        log(
+          `${objective} i${i}: kept step ${r.best.step} (valid ${r.best.reward.toFixed(4)}); ${reportSplit} reward ${stats(rewards).mean.toFixed(4)}, BLEU ${reported.bleu.toFixed(2)}`,
+        );
       await writeFile(rewardsFile(objective, i), JSON.stringify(rewards));
       const before = await readRewards(objective, i - 1);
       const s = stats(rewards);
@@ -421,10 +471,11 @@ for (const objective of objectives) {
         rewardSe: s.se,
         delta: d.mean,
         deltaSe: d.se,
-        bleu: r.best.bleu,
+        bleu: reported.bleu,
         lengthRatio,
         tokensPerSecond: r.tokensPerSecond,
         seconds: (performance.now() - t) / 1000,
+        ...(heldOut ? { selected: { step: r.best.step, reward: r.best.reward } } : {}),
       });
       await save();
     }
@@ -440,10 +491,12 @@ console.log(
   formatTable(
     start,
     objectives.flatMap((o) => results.filter((x) => x.objective === o).sort((x, y) => x.step - y.step)),
+    heldOut ? reportSplit : 'valid',
+    heldOut ? 'valid' : undefined,
   ),
 );
 const meanLoad = loads.reduce((s, x) => s + x, 0) / loads.length;
 console.log(
-  `\n${valid.length} validation sentences; wall ${((performance.now() - started) / 1000).toFixed(0)} s in this process; ` +
+  `\n${heldOut ? `${reportSet.length} ${reportSplit} sentences reported, ${valid.length} valid sentences for checkpoint selection` : `${valid.length} validation sentences`}; wall ${((performance.now() - started) / 1000).toFixed(0)} s in this process; ` +
     `1-min load average ${meanLoad.toFixed(1)} (min ${Math.min(...loads).toFixed(1)}, max ${Math.max(...loads).toFixed(1)}) on ${availableParallelism()} cores`,
 );
