@@ -105,6 +105,21 @@ describe('Batcher', () => {
     await b.close();
   });
 
+  it('Batcher: a submit with waitMs 0 starts a partial batch at once, taking the items queued before it', async () => {
+    const batches: string[][] = [];
+    const b = batcher({ run: instantRun(batches) });
+    const waiting = b.submit(['a']); // waits NEVER_MS for company
+    await new Promise((r) => setImmediate(r));
+    assert.equal(batches.length, 0);
+    const [x, y] = await withTimeout(Promise.all([waiting, b.submit(['b'], undefined, 0)]), WAIT_MS, 'both');
+    assert.deepEqual([x, y], [['A'], ['B']]);
+    assert.deepEqual(batches, [['a', 'b']]);
+    // A wait longer than maxWaitMs is cut to it.
+    const c = batcher({ run: instantRun(batches), maxWaitMs: 0 });
+    assert.deepEqual(await withTimeout(c.submit(['c'], undefined, NEVER_MS), WAIT_MS, 'c'), ['C']);
+    await Promise.all([b.close(), c.close()]);
+  });
+
   it('Batcher: batches hold at most maxBatchCost, and an item over it is refused naming its index', async () => {
     const batches: string[][] = [];
     const b = batcher({

@@ -6,8 +6,9 @@
  * - A batch holds at most `maxBatchItems` items and at most `maxBatchCost` total cost (e.g. tokens,
  *   which bound a padded `[B, S]` batch's memory); an item costlier than `maxBatchCost` is refused at
  *   submit, so the bound is hard.
- * - A batch starts when a full one is queued, or when the oldest queued item has waited `maxWaitMs`,
- *   and only while fewer than `maxConcurrentBatches` batches run. While a batch runs, new items queue
+ * - A batch starts when a full one is queued, or when a queued item has waited `maxWaitMs` (or the
+ *   shorter wait its submit asked for: a caller that knows no more items are coming says 0), and only
+ *   while fewer than `maxConcurrentBatches` batches run. While a batch runs, new items queue
  *   up, which is where most coalescing comes from under load.
  * - Fair: a batch is filled round-robin, one item per queued request in turn, and the requests it
  *   served move to the back of the queue, so a 10,000-item request cannot starve a 1-item one.
@@ -69,6 +70,8 @@ interface Pending<Item, Result> {
   readonly results: Result[];
   /** `Date.now()` at submit, in ms. */
   readonly enqueuedMs: number;
+  /** `Date.now()` by which a partial batch starts for this request, in ms. */
+  readonly dueMs: number;
   settled: boolean;
   readonly resolve: (results: Result[]) => void;
   readonly reject: (error: unknown) => void;
@@ -140,7 +143,8 @@ export class Batcher<Item, Result> {
 
   /**
    * Queues `items` and resolves with their results, in order, once every one has run. An empty list
-   * resolves with `[]` at once.
+   * resolves with `[]` at once. `waitMs` (≤ `maxWaitMs`, which it defaults to) bounds how long these
+   * items wait for others before a partial batch starts: 0 when the caller knows nobody else is coming.
    * @throws ResourceExhaustedError when the queue cannot take `items.length` more items
    * @throws InvalidArgumentError when an item's cost exceeds `maxBatchCost` (field `items[i]`) or is
    *   not a finite number ≥ 0
@@ -148,7 +152,7 @@ export class Batcher<Item, Result> {
    * @throws the signal's reason when `signal` fires before every item has run
    * @throws what `run` threw, when a batch holding one of the items fails
    */
-  submit(items: readonly Item[], signal?: AbortSignal): Promise<Result[]> {
+  submit(items: readonly Item[], signal?: AbortSignal, waitMs = this.maxWaitMs): Promise<Result[]> {
     if (this.closed) return Promise.reject(new UnavailableError('the batcher is closed'));
     if (signal?.aborted === true) return Promise.reject(abortReason(signal));
     if (items.length === 0) return Promise.resolve([]);
@@ -177,6 +181,7 @@ export class Batcher<Item, Result> {
     });
     if (violations.length > 0) return Promise.reject(InvalidArgumentError.fromViolations(violations));
 
+    const enqueuedMs = Date.now();
     return new Promise<Result[]>((resolve, reject) => {
       const onAbort = (): void => this.fail(request, abortReason(signal!));
       const request: Pending<Item, Result> = {
@@ -185,7 +190,8 @@ export class Batcher<Item, Result> {
         next: 0,
         remaining: items.length,
         results: new Array<Result>(items.length),
-        enqueuedMs: Date.now(),
+        enqueuedMs,
+        dueMs: enqueuedMs + Math.max(0, Math.min(waitMs, this.maxWaitMs)),
         settled: false,
         resolve,
         reject,
@@ -227,8 +233,12 @@ export class Batcher<Item, Result> {
     while (this.running < this.maxConcurrentBatches && this.queue.length > 0) {
       const full = this.queuedItemCount >= this.maxBatchItems || this.queuedCostSum >= this.maxBatchCost;
       let oldestMs = Infinity;
-      for (const r of this.queue) oldestMs = Math.min(oldestMs, r.enqueuedMs);
-      const dueInMs = oldestMs + this.maxWaitMs - Date.now();
+      let dueMs = Infinity;
+      for (const r of this.queue) {
+        oldestMs = Math.min(oldestMs, r.enqueuedMs);
+        dueMs = Math.min(dueMs, r.dueMs);
+      }
+      const dueInMs = dueMs - Date.now();
       if (!full && !this.closed && dueInMs > 0) {
         this.timer = setTimeout(() => this.pump(), dueInMs);
         return;

@@ -13,6 +13,11 @@
  * caller waits for nothing. Traffic that does not come back in step (open-loop arrivals) waits at
  * most `rejoinMs` more than it would without the window; 0 turns it off.
  *
+ * Items let in from the window start without the Batcher's `maxWaitMs`: either everyone the last
+ * batch answered is back, or they have waited `rejoinMs` already, so waiting for more only adds
+ * latency (a lone caller's every request would otherwise wait `maxWaitMs` for company that never
+ * comes).
+ *
  * A waiting item whose signal fires leaves at once, like a queued one.
  */
 import { Batcher, type BatcherOptions } from '@rest/service-kit';
@@ -71,8 +76,10 @@ export class Lane<Item, Result> {
    * @throws what `Batcher.submit` throws, and the signal's reason while held
    */
   async submit(items: readonly Item[], signal: AbortSignal): Promise<Result[]> {
-    if (this.rejoinMs > 0 && (this.running > 0 || this.timer !== undefined))
+    if (this.rejoinMs > 0 && (this.running > 0 || this.timer !== undefined)) {
       await this.hold(items.length, signal);
+      return this.batcher.submit(items, signal, 0);
+    }
     return this.batcher.submit(items, signal);
   }
 
