@@ -34,7 +34,14 @@ const specOf = (growSteps: number): runSpec.RunSpec =>
     reward: { model: 'chrf', normalization: 'NORMALIZATION_CLIPPED_01' },
     growSteps,
     improveSteps: I,
-    thresholdSchedule: { percentile: { percentiles: [50, 75] }, minExamples: 1, minSourceCoverage: 0 },
+    // Every step runs, gain or not: the test counts one policy per Improve step (a tiny random
+    // policy's steps need not raise the reward, which would end the loop early by default).
+    thresholdSchedule: {
+      percentile: { percentiles: [50, 75] },
+      minExamples: 1,
+      minSourceCoverage: 0,
+      continueWithoutGain: true,
+    },
     samplesPerSource: N,
     growDecoding: {
       strategy: 'DECODING_STRATEGY_SAMPLE',

@@ -92,7 +92,8 @@ function resolvedRows(s: RunSpec): [string, string][] {
     ['thresholds', describeSchedule(s.thresholds)],
     [
       'improve stop rule',
-      `fewer than ${s.improveStop.minExamples} examples or source coverage below ${s.improveStop.minSourceCoverage}`,
+      `fewer than ${s.improveStop.minExamples} examples or source coverage below ${s.improveStop.minSourceCoverage}` +
+        (s.continueWithoutGain ? '' : ', or a step not above its parent on validation'),
     ],
     ['grow decoding', describeDecoding(s.growDecoding)],
     [

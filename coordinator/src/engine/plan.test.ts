@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { common } from '@rest/proto';
 import { RUN_SPEC_DEFAULTS } from '../run/spec.js';
-import { decodingToWire, deriveSeed, growShards, metricKeys, rewardStats, stepPolicyId } from './plan.js';
+import {
+  decodingToWire,
+  deriveSeed,
+  growShards,
+  metricKeys,
+  rewardStats,
+  stepPolicyId,
+  withoutGain,
+} from './plan.js';
 
 test('growShards: contiguous ranges of perShard sources covering every source once', () => {
   assert.deepEqual(growShards(10, 4), [
@@ -62,4 +70,14 @@ test('metric keys and step policy ids follow the documented names', () => {
   assert.equal(metricKeys.shard(2, 7), 'g2/grow/shard/7');
   assert.equal(metricKeys.filter(1, 3), 'g1/i3/filter');
   assert.equal(stepPolicyId('r1', 2, 3), 'r1.g2.i3');
+});
+
+test('withoutGain: a step is without gain unless its best validation reward is above its parent', () => {
+  assert.equal(withoutGain({ valid_reward_mean: 0.54, valid_reward_initial: 0.53 }), false);
+  assert.equal(withoutGain({ valid_reward_mean: 0.53, valid_reward_initial: 0.53 }), true, 'a tie');
+  assert.equal(withoutGain({ valid_reward_mean: 0.52, valid_reward_initial: 0.53 }), true);
+  // Without the trainer's validations (no valid sentences) nothing says the step lost.
+  assert.equal(withoutGain({ valid_reward_mean: 0.52 }), false);
+  assert.equal(withoutGain({ valid_reward_initial: 0.53 }), false);
+  assert.equal(withoutGain({ steps: 30 }), false);
 });

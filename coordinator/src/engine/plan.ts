@@ -110,3 +110,14 @@ export function decodingToWire(d: DecodingSpec, seed?: bigint): common.DecodingP
     ...(seed === undefined ? {} : { seed }),
   };
 }
+
+/**
+ * Whether an Improve step's training point says its best checkpoint is not above its parent: both
+ * validation rewards come from the trainer's own job (same sentences, same decoding). A step
+ * without them (no validation sources) counts as a gain.
+ */
+export function withoutGain(train: Readonly<Record<string, number>>): boolean {
+  const best = train['valid_reward_mean'];
+  const parent = train['valid_reward_initial'];
+  return best !== undefined && parent !== undefined && !(best > parent);
+}

@@ -39,6 +39,7 @@ import {
   rewardStats,
   rewardValues,
   stepPolicyId,
+  withoutGain,
   type RewardStats,
 } from './plan.js';
 
@@ -389,13 +390,28 @@ export class RunDriver {
   }
 
   private async onImproving(v: View): Promise<void> {
-    const { run } = v;
-    if (!v.points.has(metricKeys.train(run.grow, run.improve))) return;
+    const { run, spec } = v;
+    const train = v.points.get(metricKeys.train(run.grow, run.improve));
+    if (train === undefined) return;
     const policyId = stepPolicyId(run._id, run.grow, run.improve);
     if ((await this.deps.store.policies.get(policyId)) === null) {
       throw new RunFailure(
         `Improve step ${run.grow}.${run.improve} completed but policy ${policyId} is not registered`,
       );
+    }
+    if (!spec.continueWithoutGain && withoutGain(train.values)) {
+      // ReST trains "while the reward on D_val keeps improving": a step that did not beat its
+      // parent ends the loop, and the parent (the state's policy while improving) carries on.
+      const parent = run.policyId ?? spec.basePolicyId;
+      this.deps.logger.info('improve step without gain: the Improve loop ends with its parent', {
+        runId: run._id,
+        grow: run.grow,
+        improve: run.improve,
+        validReward: train.values['valid_reward_mean'],
+        parentValidReward: train.values['valid_reward_initial'],
+        parent,
+      });
+      return this.endImproveLoop(v, run.grow, parent);
     }
     await this.publishEval(v, run.grow, run.improve, policyId);
     await this.move(v, 'evaluating', { grow: run.grow, improve: run.improve, policyId });

@@ -55,6 +55,7 @@ test('parseRunSpec: resolves the documented defaults of a minimal spec', () => {
   assert.deepEqual(spec.reward, { model: 'comet-qe-tiny', normalization: 'clipped01' });
   assert.deepEqual(spec.thresholds, { kind: 'fixed', thresholds: [0.7, 0.8, 0.9], meanGuard: true });
   assert.deepEqual(spec.improveStop, { minExamples: 1000, minSourceCoverage: 0.01 });
+  assert.equal(spec.continueWithoutGain, false, 'ReST: the Improve loop ends at a step without gain');
   assert.deepEqual(spec.growDecoding, {
     strategy: 'sample',
     temperature: 0.8,
@@ -181,11 +182,13 @@ test('parseRunSpec: gammas lie in [0, 1] and must rise', () => {
         schedule: { $case: 'interpolation', interpolation: { gammas: [0.5, 0.7, 0.9] } },
         minExamples: 10,
         minSourceCoverage: 0.5,
+        continueWithoutGain: true,
       },
     }),
   );
   assert.deepEqual(spec.thresholds, { kind: 'interpolation', gammas: [0.5, 0.7, 0.9] });
   assert.deepEqual(spec.improveStop, { minExamples: 10, minSourceCoverage: 0.5 });
+  assert.equal(spec.continueWithoutGain, true);
 });
 
 test('parseRunSpec: Grow decoding must return N sequences and carry no seed', () => {

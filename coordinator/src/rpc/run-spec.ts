@@ -88,6 +88,7 @@ export function readRunSpec(v: Violations, field: string, wire: runSpec.RunSpec 
         (x) => interval(v, `${f}.threshold_schedule.min_source_coverage`, x, 0, 1, '[]'),
       ),
     },
+    continueWithoutGain: schedule?.continueWithoutGain ?? false,
     samplesPerSource,
     growDecoding: readDecoding(v, `${f}.grow_decoding`, wire.growDecoding, {
       defaults: DEFAULTS.growDecoding,

@@ -123,6 +123,12 @@ export interface RunSpec {
   readonly improveSteps: number;
   readonly thresholds: ThresholdSchedule;
   readonly improveStop: ImproveStopRule;
+  /**
+   * Take every Improve step even when one does not raise the validation reward. Off (the default),
+   * a Grow's Improve loop ends at the first step whose best checkpoint is not above its parent on
+   * the trainer's validation, and the parent carries on (ALGORITHMS.md §2.1).
+   */
+  readonly continueWithoutGain: boolean;
   /** N in [1, 1024]: candidates per source per Grow step. */
   readonly samplesPerSource: number;
   /** @default sample, temperature 0.8, no top-k/top-p cut, 128 tokens, N sequences */

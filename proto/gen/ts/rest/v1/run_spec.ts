@@ -212,6 +212,14 @@ export interface ThresholdSchedule {
    * example, in [0, 1]; 0 means 0.01.
    */
   minSourceCoverage: number;
+  /**
+   * Take every Improve step even when one does not raise the validation reward. By default
+   * (false) the Improve loop of a Grow step ends at the first step whose best checkpoint's
+   * mean validation reward is not above its parent's, both measured by the trainer in that
+   * job; the parent carries on (ReST's "while the reward on D_val keeps improving",
+   * ALGORITHMS.md section 2.1).
+   */
+  continueWithoutGain: boolean;
 }
 
 /**
@@ -1034,7 +1042,13 @@ export const RewardSpec: MessageFns<RewardSpec> = {
 };
 
 function createBaseThresholdSchedule(): ThresholdSchedule {
-  return { schedule: undefined, disableMeanGuard: false, minExamples: 0, minSourceCoverage: 0 };
+  return {
+    schedule: undefined,
+    disableMeanGuard: false,
+    minExamples: 0,
+    minSourceCoverage: 0,
+    continueWithoutGain: false,
+  };
 }
 
 export const ThresholdSchedule: MessageFns<ThresholdSchedule> = {
@@ -1058,6 +1072,9 @@ export const ThresholdSchedule: MessageFns<ThresholdSchedule> = {
     }
     if (message.minSourceCoverage !== 0) {
       writer.uint32(49).double(message.minSourceCoverage);
+    }
+    if (message.continueWithoutGain !== false) {
+      writer.uint32(56).bool(message.continueWithoutGain);
     }
     return writer;
   },
@@ -1129,6 +1146,14 @@ export const ThresholdSchedule: MessageFns<ThresholdSchedule> = {
             message.minSourceCoverage = reader.double();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.continueWithoutGain = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1165,6 +1190,11 @@ export const ThresholdSchedule: MessageFns<ThresholdSchedule> = {
         : isSet(object.min_source_coverage)
         ? globalThis.Number(object.min_source_coverage)
         : 0,
+      continueWithoutGain: isSet(object.continueWithoutGain)
+        ? globalThis.Boolean(object.continueWithoutGain)
+        : isSet(object.continue_without_gain)
+        ? globalThis.Boolean(object.continue_without_gain)
+        : false,
     };
   },
 
@@ -1185,6 +1215,9 @@ export const ThresholdSchedule: MessageFns<ThresholdSchedule> = {
     }
     if (message.minSourceCoverage !== 0) {
       obj.minSourceCoverage = floatToJson(message.minSourceCoverage);
+    }
+    if (message.continueWithoutGain !== false) {
+      obj.continueWithoutGain = message.continueWithoutGain;
     }
     return obj;
   },
@@ -1223,6 +1256,7 @@ export const ThresholdSchedule: MessageFns<ThresholdSchedule> = {
     message.disableMeanGuard = object.disableMeanGuard ?? false;
     message.minExamples = object.minExamples ?? 0;
     message.minSourceCoverage = object.minSourceCoverage ?? 0;
+    message.continueWithoutGain = object.continueWithoutGain ?? false;
     return message;
   },
 };
