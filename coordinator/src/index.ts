@@ -38,6 +38,7 @@ export {
   type PairSource,
   type PreferencePair,
 } from './rest/pairs.js';
+export { withoutGain } from './engine/plan.js';
 export { parseRunSpec, readRunSpec, MAX_GROW_STEPS, MAX_IMPROVE_STEPS } from './rpc/run-spec.js';
 export {
   coordinatorService,

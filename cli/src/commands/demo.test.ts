@@ -38,3 +38,23 @@ test('validationTable: a step that does not rise over the one before fails the v
   assert.equal(validationTable([point('g0/i0/eval', 0, 0, { reward_mean: 0.3 })]).rose, false);
   assert.equal(validationTable([]).rose, false);
 });
+
+test('validationTable: a step that stopped the Improve loop is listed against its parent and marked', () => {
+  const { lines, rose, stopped } = validationTable([
+    point('g0/i0/eval', 0, 0, { reward_mean: 0.3 }),
+    point('g1/i1/train', 1, 1, { valid_reward_mean: 0.35, valid_reward_initial: 0.3 }),
+    point('g1/i1/eval', 1, 1, { reward_mean: 0.35 }),
+    point('g1/i2/filter', 1, 2, { threshold: 0.6, num_examples: 900 }),
+    point('g1/i2/train', 1, 2, { valid_reward_mean: 0.34, valid_reward_initial: 0.35, valid_bleu: 11 }),
+  ]);
+  assert.deepEqual(stopped, ['g1/i2']);
+  assert.equal(rose, true, 'every evaluated step rose');
+  assert.match(lines[4]!, /^g1\/i2 stop +0\.600 +900 +0\.3400 +\+0\.0400 +-0\.0100 +11\.00 +—$/);
+  // Evaluated anyway (continue_without_gain): an ordinary row, and the verdict fails.
+  const kept = validationTable([
+    point('g0/i0/eval', 0, 0, { reward_mean: 0.3 }),
+    point('g1/i1/train', 1, 1, { valid_reward_mean: 0.29, valid_reward_initial: 0.3 }),
+    point('g1/i1/eval', 1, 1, { reward_mean: 0.29 }),
+  ]);
+  assert.deepEqual([kept.stopped, kept.rose], [[], false]);
+});

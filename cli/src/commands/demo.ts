@@ -19,6 +19,7 @@ import { registerPolicyFolder, startStack, type Stack } from '../stack/stack.js'
 import { pretrainCommand } from './pretrain.js';
 import { readRunSpecFile } from './run.js';
 import { followRun, RunEventView } from './watch.js';
+import { withoutGain } from '@rest/coordinator';
 import type { MetricsDoc } from '@rest/store';
 
 /**
@@ -90,39 +91,61 @@ function pad(cells: readonly string[], widths: readonly number[]): string {
 
 /**
  * The validation table: the base policy, then each Improve step, with the reward's change against
- * the base and against the step before.
- * @returns the table's lines and whether the reward rose at every Improve step of the first Grow
+ * the base and against the step before. A step that ended its Grow's Improve loop without gain (not
+ * evaluated; the coordinator's stop rule) is listed with the trainer's validation of it, its change
+ * taken against its parent in the same job, and marked `stop`.
+ * @returns the table's lines, whether the reward rose at every evaluated Improve step of the first
+ *   Grow, and the steps that stopped a loop (`g<g>/i<i>`)
  */
-export function validationTable(points: readonly MetricsDoc[]): { lines: string[]; rose: boolean } {
+export function validationTable(points: readonly MetricsDoc[]): {
+  lines: string[];
+  rose: boolean;
+  stopped: string[];
+} {
   const byKey = new Map(points.map((p) => [p.key, p.values]));
   const base = byKey.get('g0/i0/eval');
-  const evals = points
-    .filter((p) => /^g\d+\/i\d+\/eval$/.test(p.key) && p.grow > 0)
-    .sort((a, b) => a.grow - b.grow || a.improve - b.improve);
+  const evals = points.filter((p) => /^g\d+\/i\d+\/eval$/.test(p.key) && p.grow > 0);
+  const stops = points.filter(
+    (p) =>
+      /^g\d+\/i\d+\/train$/.test(p.key) &&
+      withoutGain(p.values) &&
+      !byKey.has(`g${p.grow}/i${p.improve}/eval`),
+  );
+  const steps = [...evals, ...stops].sort((a, b) => a.grow - b.grow || a.improve - b.improve);
   const f = (x: number | undefined, d = 4): string => (x === undefined ? '—' : x.toFixed(d));
+  const signed = (x: number | undefined): string => (x === undefined ? '—' : `${x >= 0 ? '+' : ''}${f(x)}`);
   const header = ['policy', 'τ', 'kept', 'valid reward', 'Δ base', 'Δ prev', 'BLEU', 'chrF'];
   const rows: string[][] = [];
   rows.push(['base', '', '', f(base?.['reward_mean']), '', '', f(base?.['bleu'], 2), f(base?.['chrf'], 2)]);
   let prev = base?.['reward_mean'];
   let rose = base !== undefined && evals.some((p) => p.grow === 1);
-  for (const p of evals) {
-    const r = p.values['reward_mean'];
+  const stopped: string[] = [];
+  for (const p of steps) {
+    const name = `g${p.grow}/i${p.improve}`;
+    const stop = p.key.endsWith('/train');
+    const r = p.values[stop ? 'valid_reward_mean' : 'reward_mean'];
     const filter = byKey.get(`g${p.grow}/i${p.improve}/filter`);
-    const up = r !== undefined && prev !== undefined ? r - prev : undefined;
-    if (p.grow === 1 && (up === undefined || up <= 0)) rose = false;
+    const up = stop
+      ? r === undefined
+        ? undefined
+        : r - p.values['valid_reward_initial']!
+      : r !== undefined && prev !== undefined
+        ? r - prev
+        : undefined;
+    if (!stop && p.grow === 1 && (up === undefined || up <= 0)) rose = false;
+    if (stop) stopped.push(name);
     rows.push([
-      `g${p.grow}/i${p.improve}`,
+      stop ? `${name} stop` : name,
       f(filter?.['threshold'], 3),
       filter?.['num_examples'] === undefined ? '—' : String(filter['num_examples']),
       f(r),
-      r !== undefined && base?.['reward_mean'] !== undefined
-        ? `${r - base['reward_mean'] >= 0 ? '+' : ''}${f(r - base['reward_mean'])}`
-        : '—',
-      up === undefined ? '—' : `${up >= 0 ? '+' : ''}${f(up)}`,
-      f(p.values['bleu'], 2),
-      f(p.values['chrf'], 2),
+      signed(r !== undefined && base?.['reward_mean'] !== undefined ? r - base['reward_mean'] : undefined),
+      signed(up),
+      f(p.values[stop ? 'valid_bleu' : 'bleu'], 2),
+      f(stop ? undefined : p.values['chrf'], 2),
     ]);
-    prev = r;
+    // A stopped step's parent carries on: the next step is compared with it.
+    if (!stop) prev = r;
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return {
@@ -132,6 +155,7 @@ export function validationTable(points: readonly MetricsDoc[]): { lines: string[
       ...rows.map((r) => pad(r, widths)),
     ],
     rose,
+    stopped,
   };
 }
 
@@ -188,11 +212,16 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
     console.log(`[${minutes()} min] run ${run.runId} created (${o.spec}); following it …`);
     const outcome = await followRun(client, run.runId, new RunEventView(process.stdout));
     const points = await stack.store.runs.metrics(run.runId);
-    const { lines, rose } = validationTable(points);
+    const { lines, rose, stopped } = validationTable(points);
     console.log(
       `\nValidation (${spec.eval?.maxSources || 'all'} ${spec.dataset?.validSplit || 'valid'} sentences, reward ${spec.reward?.model}):`,
     );
     for (const l of lines) console.log(`  ${l}`);
+    if (stopped.length > 0)
+      console.log(
+        `  (stop: a step whose best checkpoint was not above its parent on the trainer's validation; ` +
+          `it ended its Grow's Improve loop and the parent carried on: ${stopped.join(', ')})`,
+      );
     const report = await writeReport(stack.store, {
       runId: run.runId,
       outPath: join(resolve(o.workDir), 'report.html'),
@@ -200,7 +229,7 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
     console.log(`\nrun ${outcome} in ${minutes()} min; report: ${report.outPath}`);
     console.log(
       rose
-        ? 'the validation reward rose over the base policy at every Improve step of Grow 1'
+        ? `the validation reward rose over the base policy at every ${stopped.length > 0 ? 'kept ' : ''}Improve step of Grow 1`
         : 'the validation reward did NOT rise at every Improve step of Grow 1',
     );
     // The exit code says whether the run completed; whether ReST improved the policy is a result,
