@@ -117,6 +117,13 @@ describe('Batcher', () => {
     // A wait longer than maxWaitMs is cut to it.
     const c = batcher({ run: instantRun(batches), maxWaitMs: 0 });
     assert.deepEqual(await withTimeout(c.submit(['c'], undefined, NEVER_MS), WAIT_MS, 'c'), ['C']);
+    // A wait that is no number ≥ 0 is refused, naming the field, and queues nothing.
+    for (const bad of [Number.NaN, -1])
+      await assert.rejects(
+        b.submit(['d'], undefined, bad),
+        (e: unknown) => e instanceof InvalidArgumentError && e.violations[0]?.field === 'waitMs',
+      );
+    assert.equal(b.queuedItems, 0);
     await Promise.all([b.close(), c.close()]);
   });
 

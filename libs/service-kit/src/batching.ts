@@ -147,7 +147,7 @@ export class Batcher<Item, Result> {
    * items wait for others before a partial batch starts: 0 when the caller knows nobody else is coming.
    * @throws ResourceExhaustedError when the queue cannot take `items.length` more items
    * @throws InvalidArgumentError when an item's cost exceeds `maxBatchCost` (field `items[i]`) or is
-   *   not a finite number ≥ 0
+   *   not a finite number ≥ 0, or when `waitMs` is not a number ≥ 0 (field `waitMs`)
    * @throws UnavailableError after {@link close}
    * @throws the signal's reason when `signal` fires before every item has run
    * @throws what `run` threw, when a batch holding one of the items fails
@@ -155,6 +155,12 @@ export class Batcher<Item, Result> {
   submit(items: readonly Item[], signal?: AbortSignal, waitMs = this.maxWaitMs): Promise<Result[]> {
     if (this.closed) return Promise.reject(new UnavailableError('the batcher is closed'));
     if (signal?.aborted === true) return Promise.reject(abortReason(signal));
+    if (!(waitMs >= 0))
+      return Promise.reject(
+        InvalidArgumentError.fromViolations([
+          { field: 'waitMs', problem: `must be a number ≥ 0 (got ${waitMs})` },
+        ]),
+      );
     if (items.length === 0) return Promise.resolve([]);
     if (this.queuedItemCount + items.length > this.maxQueuedItems) {
       return Promise.reject(
@@ -191,7 +197,7 @@ export class Batcher<Item, Result> {
         remaining: items.length,
         results: new Array<Result>(items.length),
         enqueuedMs,
-        dueMs: enqueuedMs + Math.max(0, Math.min(waitMs, this.maxWaitMs)),
+        dueMs: enqueuedMs + Math.min(waitMs, this.maxWaitMs),
         settled: false,
         resolve,
         reject,
