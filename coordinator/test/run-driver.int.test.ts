@@ -3,7 +3,8 @@
 // and hands the driver the events they would publish (`grow.shard.done`, `improve.completed`,
 // `eval.completed`), then lets it advance. What is checked is ReST's stop rule: an Improve step
 // whose best checkpoint does not beat its parent on validation ends the Grow's Improve loop, and the
-// parent carries on; `continue_without_gain` takes the next step anyway.
+// parent carries on; `continue_without_gain` takes the next step anyway. And the end of a run: the
+// final policy is evaluated on the test split before the run completes.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -167,6 +168,31 @@ async function evaluated(runId: string, improve: number, mean: number): Promise<
   });
 }
 
+/**
+ * The run's last step: the final policy is evaluated on the test split (state `evaluating`, Improve
+ * step 0), then the run completes with it.
+ */
+async function tested(runId: string, finalPolicy: string): Promise<void> {
+  let run = await store.runs.require(runId);
+  assert.deepEqual([run.state, run.grow, run.improve, run.policyId], ['evaluating', 1, 0, finalPolicy]);
+  await driver.advance(runId);
+  assert.equal((await store.runs.require(runId)).state, 'evaluating', 'waits for the test evaluation');
+  await deliver(runId, 1, 0, {
+    $case: 'evalCompleted',
+    evalCompleted: {
+      policyId: finalPolicy,
+      split: 'test',
+      numSources: SOURCES,
+      rewards: rewards(0.51),
+      metrics: { bleu: 20 },
+    },
+  });
+  run = await store.runs.require(runId);
+  assert.deepEqual([run.state, run.policyId], ['completed', finalPolicy]);
+  const test = (await store.runs.metrics(runId)).find((p) => p.key === 'test/eval');
+  assert.equal(test?.values['reward_mean'], 0.51);
+}
+
 /** Starts a run and takes it to Improve step 1 (base evaluated, Grow 1 done). */
 async function startRun(name: string, continueWithoutGain: boolean): Promise<string> {
   const runId = `run-${TAG}-${name}`;
@@ -201,10 +227,10 @@ describe('RunDriver: the Improve loop keeps going while validation improves', { 
 
     // Step 2's best checkpoint is below its parent's validation reward in the same job.
     await trained(runId, 2, 0.55, 0.56);
-    run = await store.runs.require(runId);
-    assert.equal(run.state, 'completed', 'no evaluation of the rejected policy, no Improve step 3');
-    assert.equal(run.policyId, stepPolicyId(runId, 1, 1), 'the run ends with step 2’s parent');
+    // No evaluation of the rejected policy, no Improve step 3: step 2's parent is the final policy.
+    await tested(runId, stepPolicyId(runId, 1, 1));
     const keys = (await store.runs.metrics(runId)).map((p) => p.key);
+    assert.ok(!keys.includes('g1/i2/eval'), 'the rejected policy was not evaluated');
     assert.ok(keys.includes('g1/i2/train'), 'the rejected step is still recorded');
     assert.ok(!keys.includes('g1/i3/filter'), 'step 3 never filtered');
   });
@@ -212,8 +238,7 @@ describe('RunDriver: the Improve loop keeps going while validation improves', { 
   it('a tie is no gain either', async () => {
     const runId = await startRun('tie', false);
     await trained(runId, 1, 0.5, 0.5);
-    const run = await store.runs.require(runId);
-    assert.deepEqual([run.state, run.policyId], ['completed', 'base']);
+    await tested(runId, 'base');
   });
 
   it('takes every step with continue_without_gain', async () => {
@@ -228,7 +253,6 @@ describe('RunDriver: the Improve loop keeps going while validation improves', { 
     assert.deepEqual([run.state, run.improve], ['improving', 3]);
     await trained(runId, 3, 0.53, 0.55);
     await evaluated(runId, 3, 0.53);
-    run = await store.runs.require(runId);
-    assert.deepEqual([run.state, run.policyId], ['completed', stepPolicyId(runId, 1, 3)]);
+    await tested(runId, stepPolicyId(runId, 1, 3));
   });
 });

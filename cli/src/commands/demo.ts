@@ -104,7 +104,7 @@ export function validationTable(points: readonly MetricsDoc[]): {
 } {
   const byKey = new Map(points.map((p) => [p.key, p.values]));
   const base = byKey.get('g0/i0/eval');
-  const evals = points.filter((p) => /^g\d+\/i\d+\/eval$/.test(p.key) && p.grow > 0);
+  const evals = points.filter((p) => /^g\d+\/i\d+\/eval$/.test(p.key) && p.grow > 0 && p.improve > 0);
   const stops = points.filter(
     (p) =>
       /^g\d+\/i\d+\/train$/.test(p.key) &&
@@ -221,6 +221,14 @@ export async function demoCommand(o: DemoOptions): Promise<void> {
       console.log(
         `  (stop: a step whose best checkpoint was not above its parent on the trainer's validation; ` +
           `it ended its Grow's Improve loop and the parent carried on: ${stopped.join(', ')})`,
+      );
+    const test = points.find((p) => p.key === 'test/eval')?.values;
+    if (test !== undefined)
+      console.log(
+        `\nTest (${test['num_sources']} ${spec.dataset?.testSplit || 'test'} sentences, no choice made on them): ` +
+          `final policy reward ${test['reward_mean']?.toFixed(4)}` +
+          (test['bleu'] === undefined ? '' : `, BLEU ${test['bleu'].toFixed(2)}`) +
+          (test['chrf'] === undefined ? '' : `, chrF ${test['chrf'].toFixed(2)}`),
       );
     const report = await writeReport(stack.store, {
       runId: run.runId,

@@ -126,8 +126,7 @@ export class RunDriver {
         const run = await runs.get(e.runId);
         if (run === null) return;
         const spec = resolvedSpecOf(run.spec);
-        const key =
-          d.split === spec.dataset.validSplit ? metricKeys.eval(m.grow, m.improve) : `${d.split}/eval`;
+        const key = evalKey(spec, d.split, m.grow, m.improve);
         await runs.appendMetrics(e.runId, {
           key,
           ...at,
@@ -419,29 +418,53 @@ export class RunDriver {
 
   private async onEvaluating(v: View): Promise<void> {
     const { run, spec } = v;
+    if (run.improve === 0) return this.onTesting(v);
     if (!v.points.has(metricKeys.eval(run.grow, run.improve))) return;
     const policyId = run.policyId ?? spec.basePolicyId;
     if (run.improve < spec.improveSteps) return this.startImprove(v, run.grow, run.improve + 1, policyId);
     return this.endImproveLoop(v, run.grow, policyId);
   }
 
+  /**
+   * After the last Grow's Improve loop: the final policy is evaluated on the test split, on which no
+   * choice was made (checkpoints and the stop rule use the valid split). The state is `evaluating`
+   * with Improve step 0, which no Improve step's evaluation has.
+   */
   private async endImproveLoop(v: View, grow: number, policyId: string): Promise<void> {
     if (grow < v.spec.growSteps) return this.startGrow(v, grow + 1, policyId);
-    const { run } = v;
-    const evals = [...v.points.values()].filter((p) => p.key.endsWith('/eval') && p.key.startsWith('g'));
-    const last = evals.sort((a, b) => a.grow - b.grow || a.improve - b.improve).at(-1);
+    await this.publishEval(v, grow, 0, policyId, v.spec.dataset.testSplit);
+    await this.move(v, 'evaluating', { grow, improve: 0, policyId });
+  }
+
+  /** The final test evaluation is in: the run completes with its figures. */
+  private async onTesting(v: View): Promise<void> {
+    const { run, spec } = v;
+    const test = v.points.get(evalKey(spec, spec.dataset.testSplit, run.grow, 0));
+    if (test === undefined) return;
+    const policyId = run.policyId ?? spec.basePolicyId;
+    const lastValid = [...v.points.values()]
+      .filter((p) => p.key.endsWith('/eval') && p.key.startsWith('g') && p.improve > 0)
+      .sort((a, b) => a.grow - b.grow || a.improve - b.improve)
+      .at(-1);
+    const metrics: Record<string, number> = { ...(lastValid?.values ?? {}) };
+    for (const [k, x] of Object.entries(test.values)) metrics[`test_${k}`] = x;
     await this.event(run, 'run.completed', '', {
       $case: 'runCompleted',
-      runCompleted: { finalPolicyId: policyId, metrics: { ...(last?.values ?? {}) } },
+      runCompleted: { finalPolicyId: policyId, metrics },
     });
     await this.move(v, 'completed', { policyId });
   }
 
   // --- helpers ---------------------------------------------------------------------------------
 
-  private async publishEval(v: View, grow: number, improve: number, policyId: string): Promise<void> {
+  private async publishEval(
+    v: View,
+    grow: number,
+    improve: number,
+    policyId: string,
+    split = v.spec.dataset.validSplit,
+  ): Promise<void> {
     const { run, spec, wire } = v;
-    const split = spec.dataset.validSplit;
     const messageId = `${run._id}/g${grow}/i${improve}/eval/${split}`;
     await this.deps.bus.publishWork(
       workSubject('eval'),
@@ -562,6 +585,11 @@ function statsOf(s: events.RewardStats | undefined): RewardStats {
     min: s?.min ?? 0,
     max: s?.max ?? 0,
   };
+}
+
+/** The metrics key of an evaluation: `g<g>/i<i>/eval` on the valid split, `<split>/eval` on another. */
+function evalKey(spec: RunSpec, split: string, grow: number, improve: number): string {
+  return split === spec.dataset.validSplit ? metricKeys.eval(grow, improve) : `${split}/eval`;
 }
 
 function finite(m: Readonly<Record<string, number>>): Record<string, number> {

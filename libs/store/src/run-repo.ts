@@ -31,7 +31,7 @@ export const RUN_TRANSITIONS: Readonly<Record<RunState, readonly RunState[]>> = 
   pending: ['growing', 'failed', 'cancelled'],
   growing: ['growing', 'improving', 'evaluating', 'completed', 'failed', 'cancelled'],
   improving: ['improving', 'growing', 'evaluating', 'completed', 'failed', 'cancelled'],
-  evaluating: ['growing', 'improving', 'completed', 'failed', 'cancelled'],
+  evaluating: ['evaluating', 'growing', 'improving', 'completed', 'failed', 'cancelled'],
   completed: [],
   failed: [],
   cancelled: [],
