@@ -293,7 +293,7 @@ export function addTrainCommand(program: Command): void {
     .option('--weight-decay <x>', 'decoupled weight decay', num, d.weightDecay)
     .option('--decoding <how>', 'validation decoding: greedy | beam', 'greedy')
     .option('--beam <n>', 'beam size of --decoding beam', num, 4)
-    .option('--seed <n>', 'seed of batching and online samples', num, 1)
+    .option('--seed <n>', 'seed of batching, dropout and online samples', num, 1)
     .option('--threads <n>', 'onnxruntime intra-op threads (0 = all cores)', num, 0)
     .option('--work-dir <dir>', 'checkpoints; rerun with the same folder to resume', '.rest/train')
     .option('--out <dir>', 'where the new policy bundle goes', 'policies/trained')

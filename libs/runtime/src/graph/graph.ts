@@ -111,6 +111,12 @@ export class Graph {
   private readonly constCache = new Map<string, Tensor>();
   /** Outer graph, for If branches that read its values. */
   readonly parent: Graph | undefined;
+  /**
+   * Seed of the graph's random nodes that are given none (dropout): each gets its own seed derived
+   * from this one and its place in the graph, so a graph built the same way draws the same numbers in
+   * a new session. Unset: onnxruntime seeds them at random.
+   */
+  randomSeed: number | undefined;
 
   /** @param name graph name in the ModelProto */
   constructor(

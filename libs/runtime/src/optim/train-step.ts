@@ -46,9 +46,13 @@ function scalarInput(g: Graph, name: string, dtype: 'f32' | 'f64'): Tensor {
   return g.input(name, dtype, []);
 }
 
-/** Builds the step graph for `mode`. */
-export function buildTrainStep(spec: TrainStepSpec, mode: StepMode = 'fused'): Graph {
+/**
+ * Builds the step graph for `mode`. `seed` seeds its dropout masks (the graph's `randomSeed`): a
+ * session of the same graph then draws the same masks step by step.
+ */
+export function buildTrainStep(spec: TrainStepSpec, mode: StepMode = 'fused', seed?: number): Graph {
   const g = new Graph(`train_step_${mode}`);
+  g.randomSeed = seed;
   const { table, dtype } = spec;
   const params = table.inputs(g, dtype);
   const ordered = table.entries.map((e) => params.get(e.name)!);

@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import type { Graph, Tensor } from '../graph/graph.js';
 import { add, mul } from '../ops/arithmetic.js';
 import { reduceSum } from '../ops/reduce.js';
+import { dropout } from '../ops/random.js';
 import { ParamTable } from '../params/param-table.js';
 import { rng } from '../params/random.js';
 import type { HostTensor } from '../session/session.js';
 import { learningRateAt, type Schedule } from './schedules.js';
+import { buildTrainStep } from './train-step.js';
 import { Trainer, type Hyper } from './trainer.js';
 
 // Loss L = Σ ½·c⊙p² + Σ x⊙p per parameter, so ∂L/∂p = c⊙p + x, with x the batch: the reference
@@ -191,4 +193,43 @@ test('Trainer: two accumulated micro-batches equal one step on their mean gradie
   assert.equal(seen.size, 2, 'parameters alternate between two buffers');
   await acc.release();
   await fused.release();
+});
+
+test('Trainer: dropout masks follow the seed, so two trainers with one seed take the same steps', async () => {
+  // The batch term goes through dropout: the gradient depends on which elements it keeps.
+  const dropped = (g: Graph, params: ReadonlyMap<string, Tensor>): { loss: Tensor } => {
+    const p = params.get('w')!;
+    const x = g.input('x.w', 'f64', [3, 4]);
+    return { loss: reduceSum(mul(dropout(x, 0.5), p), [0, 1]) };
+  };
+  const spec = {
+    table,
+    dtype: 'f64' as const,
+    forward: dropped,
+    optimizer: 'sgd' as const,
+    schedule: { kind: 'constant' as const },
+  };
+  const data = batches(3, 4).map((b) => ({ 'x.w': b['x.w']! }));
+  const run = async (seed: number): Promise<Float64Array> => {
+    const t = await Trainer.create(spec, H, { seed, intraOpThreads: 1 });
+    for (const b of data) await t.trainStep(b);
+    const p = Float64Array.from(t.parameters);
+    await t.release();
+    return p;
+  };
+  const a = await run(3);
+  assert.deepEqual(await run(3), a, 'same seed, same masks, same parameters');
+  // Within one process onnxruntime's unseeded generators repeat too; across processes they do not.
+  // What makes a new process draw the same masks is the seed on every random node of the graph.
+  const seeds = (seed: number): number[] =>
+    buildTrainStep(spec, 'fused', seed)
+      .nodes.filter((n) => n.opType === 'RandomUniformLike')
+      .map((n) => n.attributes['seed']?.value as number);
+  assert.equal(seeds(3).length, 1);
+  assert.deepEqual(seeds(3), seeds(3));
+  assert.notDeepEqual(seeds(5), seeds(3));
+  assert.ok(
+    seeds(3).every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 24),
+    'exact as a float attribute',
+  );
 });

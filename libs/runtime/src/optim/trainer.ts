@@ -32,7 +32,11 @@ export interface Hyper {
 export interface TrainerOptions extends SessionOptions {
   /** @default 1 */
   microBatches?: number;
-  /** Seed for the parameters' initializers. @default 1 */
+  /**
+   * Seed of the parameters' initializers and of the dropout masks: two trainers built alike with the
+   * same seed take the same steps. A trainer resumed from a checkpoint draws its masks afresh from the
+   * seed (onnxruntime's generators start over in a new session). @default 1
+   */
   seed?: number;
 }
 
@@ -107,9 +111,10 @@ export class Trainer {
     const micro = opts.microBatches ?? 1;
     if (!Number.isInteger(micro) || micro < 1)
       throw new TrainerError(`microBatches must be a positive integer, got ${micro}`);
-    const main = await Session.create(buildTrainStep(spec, micro > 1 ? 'apply' : 'fused'), opts);
-    const grad = micro > 1 ? await Session.create(buildTrainStep(spec, 'grad'), opts) : undefined;
-    return new Trainer(spec, hyper, main, grad, micro, opts.seed ?? 1);
+    const seed = opts.seed ?? 1;
+    const main = await Session.create(buildTrainStep(spec, micro > 1 ? 'apply' : 'fused', seed), opts);
+    const grad = micro > 1 ? await Session.create(buildTrainStep(spec, 'grad', seed), opts) : undefined;
+    return new Trainer(spec, hyper, main, grad, micro, seed);
   }
 
   /** The current parameters (flat, table layout; a live view). */
