@@ -156,6 +156,7 @@ async function trained(runId: string, improve: number, best: number, parent: num
 }
 
 async function evaluated(runId: string, improve: number, mean: number): Promise<void> {
+  validOf.set(`${runId}/${stepPolicyId(runId, 1, improve)}`, mean);
   await deliver(runId, 1, improve, {
     $case: 'evalCompleted',
     evalCompleted: {
@@ -191,7 +192,28 @@ async function tested(runId: string, finalPolicy: string): Promise<void> {
   assert.deepEqual([run.state, run.policyId], ['completed', finalPolicy]);
   const test = (await store.runs.metrics(runId)).find((p) => p.key === 'test/eval');
   assert.equal(test?.values['reward_mean'], 0.51);
+  // run.completed names the final policy with its last valid figures and the test ones.
+  const reader = await bus.readRunEvents(runId, events.RunEvent);
+  let done: events.RunCompleted | undefined;
+  for await (const e of reader) {
+    if (e.message.event?.$case === 'runCompleted') {
+      done = e.message.event.runCompleted;
+      break;
+    }
+  }
+  await reader.stop();
+  assert.equal(done?.finalPolicyId, finalPolicy);
+  assert.equal(done?.metrics['test_reward_mean'], 0.51);
+  assert.equal(done?.metrics['test_bleu'], 20);
+  assert.equal(
+    done?.metrics['reward_mean'],
+    validOf.get(`${runId}/${finalPolicy}`),
+    'the final policy’s valid mean',
+  );
 }
+
+/** The valid reward each test evaluation reported, by run and policy. */
+const validOf = new Map<string, number>();
 
 /** Starts a run and takes it to Improve step 1 (base evaluated, Grow 1 done). */
 async function startRun(name: string, continueWithoutGain: boolean): Promise<string> {
@@ -199,6 +221,7 @@ async function startRun(name: string, continueWithoutGain: boolean): Promise<str
   await store.runs.create(toStoredSpec(specOf(continueWithoutGain)), runId);
   await driver.advance(runId);
   assert.equal((await store.runs.require(runId)).state, 'growing');
+  validOf.set(`${runId}/base`, 0.5);
   await deliver(runId, 0, 0, {
     $case: 'evalCompleted',
     evalCompleted: {

@@ -443,7 +443,9 @@ export class RunDriver {
     if (test === undefined) return;
     const policyId = run.policyId ?? spec.basePolicyId;
     const lastValid = [...v.points.values()]
-      .filter((p) => p.key.endsWith('/eval') && p.key.startsWith('g') && p.improve > 0)
+      // The valid evaluations of kept policies (the base's g0/i0 included), not a test split
+      // that is the valid one (`g<G>/i0/eval`).
+      .filter((p) => p.key.endsWith('/eval') && p.key.startsWith('g') && (p.improve > 0 || p.grow === 0))
       .sort((a, b) => a.grow - b.grow || a.improve - b.improve)
       .at(-1);
     const metrics: Record<string, number> = { ...(lastValid?.values ?? {}) };
