@@ -10,7 +10,7 @@
  *            with a per-objective peak learning rate (times --lr-decay per step); π_ref is the starting
  *            policy, which also sampled D_g, so the samples' own log-probs serve as reference log-probs.
  *
- * Prints one table, objective × step: validation reward (mean reward of greedy outputs) with its
+ * Prints one table, objective × step: validation reward (mean reward of greedy or beam outputs) with its
  * standard error, the paired change from the previous step's policy on the same sentences with its
  * standard error, BLEU, output/reference length and training tokens/s (step 0 is the starting policy).
  * Everything lands in --work-dir: the flags (settings.json; other flags are refused there), the Grow
@@ -19,20 +19,27 @@
  *
  *   nice -n 5 node --conditions=source --import tsx bench/improve/run.ts --policy policies/pretrained \
  *     [--objectives bc,alol,dpo,hypo] [--sources 1500] [--samples 8] [--steps 30] [--threads 0]
+ *     [--pairs best-worst|min-gap] [--min-gap 0.1] [--hyper dpo.beta=0.5,hypo.klWeight=0.1]
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { filterImproveStep, type SourceSamples, type ThresholdSchedule } from '@rest/coordinator';
-import { Seq2SeqModel, generate, readBundleManifest } from '@rest/runtime';
+import {
+  RUN_SPEC_DEFAULTS,
+  filterImproveStep,
+  type SourceSamples,
+  type ThresholdSchedule,
+} from '@rest/coordinator';
+import { Seq2SeqModel, generate, readBundleManifest, type DecodingOptions } from '@rest/runtime';
 import { loadTokenizer } from '@rest/text';
 import {
   FolderCheckpointStore,
   IMPROVE_DEFAULTS,
   isMetricReward,
   isObjectiveName,
+  parseObjectiveHyper,
   metricReward,
   parseShardFile,
   formatShardFile,
@@ -68,6 +75,10 @@ const { values: a } = parseArgs({
     warmup: { type: 'string', default: '5' },
     'lr-decay': { type: 'string', default: '1' },
     'lr-schedule': { type: 'string', default: 'constant' },
+    'eval-decoding': { type: 'string', default: 'greedy' },
+    pairs: { type: 'string', default: 'best-worst' },
+    'min-gap': { type: 'string', default: String(IMPROVE_DEFAULTS.minRewardGap) },
+    hyper: { type: 'string', default: '' },
     'batch-tokens': { type: 'string', default: '1024' },
     dropout: { type: 'string', default: '0.1' },
     valid: { type: 'string', default: '1014' },
@@ -127,6 +138,29 @@ const LR_SCHEDULES = ['constant', 'linear', 'inverse-sqrt'] as const;
 const lrSchedule =
   LR_SCHEDULES.find((x) => x === a['lr-schedule']) ??
   fail(`--lr-schedule must be one of ${LR_SCHEDULES.join(', ')}`);
+const pairSelection =
+  a.pairs === 'best-worst' || a.pairs === 'min-gap' ? a.pairs : fail('--pairs must be best-worst or min-gap');
+const minRewardGap = real('min-gap');
+if (!(minRewardGap > 0)) fail('--min-gap must be > 0');
+// `--hyper dpo.beta=0.5,hypo.klWeight=0.1`: per-objective hyperparameters (the objective validates them).
+const hypers = new Map<string, Record<string, number | boolean>>();
+for (const part of a.hyper.split(',').filter((x) => x.trim() !== '')) {
+  const m = /^\s*([\w-]+)\.(\w+)=(.+)$/.exec(part);
+  if (m === null) fail(`--hyper: ${part} is not objective.key=value`);
+  const [, objective, key, raw] = m!;
+  const value = raw === 'true' ? true : raw === 'false' ? false : Number(raw);
+  if (typeof value === 'number' && !Number.isFinite(value))
+    fail(`--hyper: ${part} is not a number or boolean`);
+  hypers.set(objective!, { ...hypers.get(objective!), [key!]: value });
+}
+for (const [objective, h] of hypers) {
+  if (!objectives.includes(objective)) fail(`--hyper names ${objective}, which --objectives does not run`);
+  try {
+    parseObjectiveHyper(objective as ImproveSpec['objective']['name'], h);
+  } catch (e) {
+    fail(`--hyper: ${(e as Error).message}`);
+  }
+}
 const [kind, list] = a.schedule.split(':');
 const levels = (list ?? '').split(',').map(Number);
 const improveSteps = int('improve-steps');
@@ -146,6 +180,20 @@ const session = { intraOpThreads: threads };
 const maxPositions = (await readBundleManifest(policy)).transformer?.maxPositions ?? 512;
 // Sources and outputs stay inside the model's position table.
 const maxLen = Math.min(int('max-len'), maxPositions - 1);
+// Validation and report decoding: greedy, or the coordinator's default evaluation decoding (what a run
+// validates with unless its spec says otherwise: beam 4, length penalty 0.6).
+const runEval = RUN_SPEC_DEFAULTS.evalDecoding;
+const evalDecoding: DecodingOptions =
+  a['eval-decoding'] === 'greedy'
+    ? { strategy: 'greedy', maxNewTokens: maxLen }
+    : a['eval-decoding'] === 'beam'
+      ? {
+          strategy: 'beam',
+          beamSize: runEval.numBeams,
+          lengthPenalty: runEval.lengthPenalty,
+          maxNewTokens: maxLen,
+        }
+      : fail('--eval-decoding must be greedy or beam');
 
 async function lines(path: string): Promise<string[]> {
   if (!existsSync(path)) fail(`${path} does not exist (--data-dir)`);
@@ -191,6 +239,10 @@ const settings = {
   policy,
   grow: [a['src-lang'], a['tgt-lang'], a.sources, a.samples, a.temperature, a.reward, a.normalization],
   references: a['all-references'] ? 'all' : !a['no-references'],
+  // Recorded only when set, so that work folders from before these flags still resume.
+  ...(pairSelection === 'min-gap' ? { pairs: [pairSelection, minRewardGap] } : {}),
+  ...(a.hyper !== '' ? { hyper: a.hyper } : {}),
+  ...(a['eval-decoding'] !== 'greedy' ? { evalDecoding: evalDecoding } : {}),
   improve: [
     a.schedule,
     a.steps,
@@ -328,7 +380,7 @@ const validateBundle = async (
 ): Promise<{ rewards: number[]; bleu: number; lengthRatio: number }> => {
   const { model } = await Seq2SeqModel.load(dir, session);
   try {
-    const v = await validate(model, tok, reportSet, reward, { strategy: 'greedy', maxNewTokens: maxLen }, 64);
+    const v = await validate(model, tok, reportSet, reward, evalDecoding, 64);
     return { rewards: lastRewards, bleu: v.bleu, lengthRatio: lastLengthRatio };
   } finally {
     await model.release();
@@ -403,10 +455,10 @@ for (const objective of objectives) {
         improve: i,
         objective: {
           name: objective as ImproveSpec['objective']['name'],
-          hyper: {},
+          hyper: hypers.get(objective) ?? {},
           sampling: objective.startsWith('alol') ? 'priority' : 'uniform',
-          pairSelection: 'best-worst',
-          minRewardGap: IMPROVE_DEFAULTS.minRewardGap,
+          pairSelection,
+          minRewardGap,
         },
         optimizer: {
           ...IMPROVE_DEFAULTS,
@@ -419,7 +471,7 @@ for (const objective of objectives) {
           maxSteps: int('steps'),
           evalEverySteps: int('eval-every'),
         },
-        eval: { decoding: { strategy: 'greedy', maxNewTokens: maxLen }, maxSources: undefined },
+        eval: { decoding: evalDecoding, maxSources: undefined },
         seed: int('seed'),
       };
       const evalRewards = new Map<number, { rewards: number[]; lengthRatio: number }>();
