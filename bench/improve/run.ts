@@ -20,6 +20,7 @@
  *   nice -n 5 node --conditions=source --import tsx bench/improve/run.ts --policy policies/pretrained \
  *     [--objectives bc,alol,dpo,hypo] [--sources 1500] [--samples 8] [--steps 30] [--threads 0]
  *     [--pairs best-worst|min-gap] [--min-gap 0.1] [--hyper dpo.beta=0.5,hypo.klWeight=0.1]
+ *     [--eval-decoding greedy|beam]
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
