@@ -6,7 +6,7 @@
  *   bash bench/policy-server/install-ghz.sh      # once: ghz v0.120.0 into ~/.cache/rest-tools/bin
  *   nice node --conditions=source --import tsx bench/policy-server/bench.ts \
  *     [--bundle DIR] [--levels 1,8,64] [--duration 5] [--rounds 3] [--threads 2] [--spinning off] [--max-new 32]
- *     [--max-wait 1ms] [--rejoin 20ms]
+ *     [--max-wait 1ms] [--rejoin 20ms] [--continuous on|off]
  *
  * - The server is the real one (`startPolicyServer`, config through the schema), on loopback, with
  *   NATS and FerretDB from testkit, serving the bundle from a local folder. ghz calls
@@ -15,10 +15,16 @@
  *   `policy_generated_tokens_total`.
  * - Each level runs `--rounds` alternating rounds of both sides and reports each side's best round
  *   (highest translations/s, with that round's latencies).
- * - In-process is what a caller linking @rest/runtime would do with the same concurrency: batches of
- *   `<level>` sources, tokenised, `generate`d with the same session options, detokenised, back to
- *   back for the same duration; a translation's latency is its batch's time. It is the upper bound
- *   the server's batching tries to reach (no RPC, no queueing, perfectly full batches).
+ * - In-process is what a caller linking @rest/runtime would do with the same concurrency and the
+ *   same generation as the server:
+ *   - with `--continuous on` (the server's default, `batching.continuous`; needs a bundle of ours
+ *     with its trainer state): `<level>` callers on one `ContinuousBatch`, each adding its next
+ *     source as soon as its last one is answered, stepped back to back; a translation's latency is
+ *     from its `add` to its answer;
+ *   - and, in both modes, batches of `<level>` sources, tokenised, `generate`d with the same session
+ *     options, detokenised, back to back; a translation's latency is its batch's time (no RPC, no
+ *     queueing, perfectly full batches: the ceiling of the batcher alone).
+ *   The overhead is that of the server against the in-process side of its own kind.
  * - transformers.js in-process is the peer a Node team would reach for: the same bundle loaded with
  *   `AutoModelForSeq2SeqLM` (remote models off), batches of `<level>` sources with our tokenizer's
  *   ids (the same ids, see the cli parity test), right-padded, greedy `generate` of `--max-new`
@@ -38,6 +44,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, startPolicyServer } from '@rest/policy-server';
 import {
+  ContinuousBatch,
   generate,
   ParamTable,
   Seq2SeqModel,
@@ -61,6 +68,7 @@ const { values: args } = parseArgs({
     'max-new': { type: 'string', default: '32' },
     'max-wait': { type: 'string', default: '1ms' },
     rejoin: { type: 'string', default: '20ms' },
+    continuous: { type: 'string', default: 'on' },
     work: { type: 'string', default: join(tmpdir(), 'rest-bench-policy-server') },
     ghz: {
       type: 'string',
@@ -79,6 +87,7 @@ const rounds = Number(args.rounds);
 const threads = Number(args.threads);
 const maxNew = Number(args['max-new']);
 if (args.spinning !== 'on' && args.spinning !== 'off') throw new Error('--spinning: on or off');
+if (args.continuous !== 'on' && args.continuous !== 'off') throw new Error('--continuous: on or off');
 /** The same intra-op pool settings for the server and both in-process sides. */
 const allowSpinning = args.spinning === 'on';
 const sources = readFileSync(resolve(args.data, 'valid.de'), 'utf8').split('\n').filter(Boolean);
@@ -95,7 +104,7 @@ const SYNTHETIC: TransformerConfig = {
 
 async function syntheticBundle(work: string): Promise<string> {
   const dir = join(work, 'synthetic-policy');
-  if (existsSync(join(dir, 'onnx', 'decoder_model_merged.onnx'))) return dir;
+  if (existsSync(join(dir, 'trainer', 'state.safetensors'))) return dir;
   const tokDir = join(work, 'tokenizer');
   const train = (file: string): string[] =>
     readFileSync(resolve(args.data, file), 'utf8').split('\n').slice(0, 4000);
@@ -106,9 +115,12 @@ async function syntheticBundle(work: string): Promise<string> {
   const vocab = (await loadTokenizer(tokDir)).vocabSize;
   const config = { ...SYNTHETIC, vocabSize: vocab };
   const table = new ParamTable(transformerParams(config));
+  const params = table.initialize(new Float32Array(table.size), 1);
   await writePolicyBundle(dir, {
     config,
-    params: table.initialize(new Float32Array(table.size), 1),
+    params,
+    // The trainer state carries the parameters the server's row-wise decoder is built from.
+    trainerState: { step: 0, params, slots: {} },
     tokenizerDir: tokDir,
     lineage: { policyId: 'bench', producer: 'bench/policy-server' },
     generation: { maxLength: 256, numBeams: 1 },
@@ -183,6 +195,57 @@ function inProcess(
     }
     return tokens;
   });
+}
+
+/**
+ * `level` callers on one continuous batch (see the module comment), for `--duration` seconds; mean
+ * batch is the mean number of sources per step.
+ */
+async function inProcessContinuous(
+  batch: ContinuousBatch,
+  tok: Awaited<ReturnType<typeof loadTokenizer>>,
+  level: number,
+): Promise<Figures> {
+  const latencies: number[] = [];
+  let translations = 0;
+  let tokens = 0;
+  let next = 0;
+  let rowSteps = 0;
+  let steps = 0;
+  const started = performance.now();
+  const deadline = started + durationS * 1000;
+  const call = (): void => {
+    const t0 = performance.now();
+    const { result } = batch.add(tok.encode(sources[next++ % sources.length]!), {
+      strategy: 'greedy',
+      maxNewTokens: maxNew,
+    });
+    void result.then((cs) => {
+      tok.decode(cs[0]!.tokenIds);
+      tokens += cs[0]!.tokenIds.length;
+      translations++;
+      latencies.push(performance.now() - t0);
+      if (performance.now() < deadline) call();
+    });
+  };
+  for (let i = 0; i < level; i++) call();
+  while (batch.busy) {
+    await batch.step();
+    rowSteps += batch.liveRows;
+    steps++;
+    // The answers' callbacks (each caller's next source) run before the next step.
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  const elapsedS = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    translationsPerS: translations / elapsedS,
+    tokensPerS: tokens / elapsedS,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    errors: 0,
+    meanBatch: rowSteps / Math.max(1, steps),
+  };
 }
 
 type TransformersModel = Awaited<ReturnType<typeof AutoModelForSeq2SeqLM.from_pretrained>>;
@@ -362,13 +425,22 @@ const config = loadConfig({
     POLICY_BATCHING__REJOIN_WAIT_MS: args.rejoin,
     POLICY_BATCHING__MAX_BATCH_SOURCES: String(Math.max(...levels)),
     POLICY_LIMITS__MAX_NEW_TOKENS: String(Math.max(512, maxNew)),
+    POLICY_BATCHING__CONTINUOUS: String(args.continuous === 'on'),
   },
 });
 const server = await startPolicyServer({ config, logger: NOOP_LOGGER });
 const address = `127.0.0.1:${server.port}`;
 const tok = await loadTokenizer(bundle);
-const { model } = await Seq2SeqModel.load(bundle, { intraOpThreads: threads, allowSpinning });
+const { model, manifest } = await Seq2SeqModel.load(bundle, { intraOpThreads: threads, allowSpinning });
 await generate(model, [tok.encode(sources[0]!)], { strategy: 'greedy', maxNewTokens: 2 });
+const continuous =
+  args.continuous === 'on'
+    ? await ContinuousBatch.fromBundle(model, manifest, { intraOpThreads: threads, allowSpinning })
+    : undefined;
+if (args.continuous === 'on' && continuous === undefined)
+  throw new Error(
+    `--continuous on: ${bundle} has no trainer state or transformer config; use --continuous off`,
+  );
 env.allowRemoteModels = false;
 env.localModelPath = dirname(bundle);
 const theirs = await AutoModelForSeq2SeqLM.from_pretrained(basename(bundle), {
@@ -386,33 +458,39 @@ try {
     // Alternating rounds, best of each side: on a shared machine contention only ever slows a
     // round down, so the best round is the least disturbed one.
     let local: Figures | undefined;
+    let batches: Figures | undefined;
     let remote: Figures | undefined;
     let peer: Figures | undefined;
+    const best = (a: Figures | undefined, b: Figures): Figures =>
+      a === undefined || b.translationsPerS > a.translationsPerS ? b : a;
     for (let round = 0; round < rounds; round++) {
-      const l = await inProcess(model, tok, level);
-      const r = await overGrpc(address, server.metricsPort!, dataFile, level);
-      const t = await inProcessTransformersJs(theirs, tok, level);
-      if (local === undefined || l.translationsPerS > local.translationsPerS) local = l;
-      if (remote === undefined || r.translationsPerS > remote.translationsPerS) remote = r;
-      if (peer === undefined || t.translationsPerS > peer.translationsPerS) peer = t;
+      if (continuous !== undefined) local = best(local, await inProcessContinuous(continuous, tok, level));
+      batches = best(batches, await inProcess(model, tok, level));
+      remote = best(remote, await overGrpc(address, server.metricsPort!, dataFile, level));
+      peer = best(peer, await inProcessTransformersJs(theirs, tok, level));
     }
-    const overhead = 1 - remote!.translationsPerS / local!.translationsPerS;
+    const own = local ?? batches!;
+    const overhead = 1 - remote!.translationsPerS / own.translationsPerS;
+    const cells = (f: Figures): string =>
+      `${f.translationsPerS.toFixed(1)} | ${f.tokensPerS.toFixed(0)} | ${f.p50Ms.toFixed(1)} | ${f.p99Ms.toFixed(1)}`;
     rows.push(
-      `| ${level} | ${remote!.translationsPerS.toFixed(1)} | ${remote!.tokensPerS.toFixed(0)} | ${remote!.p50Ms.toFixed(1)} | ${remote!.p99Ms.toFixed(1)} | ${local!.translationsPerS.toFixed(1)} | ${local!.tokensPerS.toFixed(0)} | ${local!.p50Ms.toFixed(1)} | ${local!.p99Ms.toFixed(1)} | ${(overhead * 100).toFixed(1)}% | ${remote!.meanBatch.toFixed(1)} | ${remote!.errors} | ${peer!.translationsPerS.toFixed(1)} | ${peer!.p50Ms.toFixed(1)} | ${(remote!.translationsPerS / peer!.translationsPerS).toFixed(2)}× |`,
+      `| ${level} | ${cells(remote!)} | ${remote!.meanBatch.toFixed(1)} | ${remote!.errors} | ${cells(own)} | ${(overhead * 100).toFixed(1)}% | ${continuous === undefined ? '–' : batches!.translationsPerS.toFixed(1)} | ${peer!.translationsPerS.toFixed(1)} | ${peer!.p50Ms.toFixed(1)} | ${(remote!.translationsPerS / peer!.translationsPerS).toFixed(2)}× |`,
     );
     console.error(`concurrency ${level} done`);
   }
 } finally {
+  await continuous?.release();
   await model.release();
   await server.shutdown('bench done');
   await infra.stop();
 }
 console.log(
-  `bundle ${bundle}, greedy, ${maxNew} new tokens max, ${threads} intra-op threads (spinning ${args.spinning}), ${durationS} s per level, batching.maxWaitMs ${args['max-wait']}, batching.rejoinWaitMs ${args.rejoin}`,
+  `bundle ${bundle}, greedy, ${maxNew} new tokens max, ${threads} intra-op threads (spinning ${args.spinning}), ${durationS} s per level, best of ${rounds} rounds, batching.continuous ${args.continuous === 'on'}, batching.maxWaitMs ${args['max-wait']}, batching.rejoinWaitMs ${args.rejoin}`,
 );
 console.log('');
+const kind = continuous === undefined ? 'in-process batches' : 'in-process continuous';
 console.log(
-  '| concurrency | gRPC translations/s | gRPC tokens/s | gRPC p50 ms | gRPC p99 ms | in-process translations/s | in-process tokens/s | in-process p50 ms | in-process p99 ms | gRPC overhead | gRPC mean batch | errors | transformers.js translations/s | transformers.js p50 ms | gRPC / transformers.js |',
+  `| concurrency | gRPC translations/s | gRPC tokens/s | gRPC p50 ms | gRPC p99 ms | gRPC mean batch | errors | ${kind} translations/s | tokens/s | p50 ms | p99 ms | gRPC overhead | in-process batches translations/s | transformers.js translations/s | transformers.js p50 ms | gRPC / transformers.js |`,
 );
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of rows) console.log(row);

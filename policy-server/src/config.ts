@@ -109,6 +109,12 @@ export const CONFIG = defineConfig({
         maxConcurrentBatches: int(1, 1).describe(
           'batches decoding at once over all policies (each uses intraOpThreads)',
         ),
+        continuous: z
+          .boolean()
+          .default(true)
+          .describe(
+            'continuous batching of greedy and sampled decoding for our own bundles: sources join a running decode between two steps and leave it as soon as they end (maxBatchSources and maxBatchTokens bound what runs at once); beam search, scoring and foreign bundles use the batcher',
+          ),
       })
       .describe('dynamic batching'),
     runtime: z

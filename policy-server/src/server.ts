@@ -106,6 +106,7 @@ export async function startPolicyServer(options: StartPolicyServerOptions): Prom
           logSeverity: config.logLevel === 'trace' || config.logLevel === 'debug' ? 2 : 3,
         },
         logger.child({ component: 'loader' }),
+        config.batching.continuous,
       ),
       budgetBytes: config.policies.memoryBudgetBytes,
       logger: logger.child({ component: 'pool' }),

@@ -71,6 +71,8 @@ export async function buildPolicy(root: string, name: string, options: TinyPolic
   await writePolicyBundle(dir, {
     config,
     params,
+    // As trained bundles carry it: the server builds its row-wise (continuous) decoder from it.
+    trainerState: { step: 0, params, slots: {} },
     tokenizerDir: await sharedTokenizer(root),
     lineage: {
       ...(options.policyId === undefined ? {} : { policyId: options.policyId }),

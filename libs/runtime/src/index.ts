@@ -71,6 +71,7 @@ export { sinusoidTable } from './models/layers.js';
 export {
   encoderGraph,
   decoderGraph,
+  decoderStepGraph,
   cacheNames,
   ENCODER_FILE,
   DECODER_FILE,
@@ -82,3 +83,5 @@ export { Seq2SeqModel, takeRows } from './policy/seq2seq.js';
 export type { DecoderState } from './policy/seq2seq.js';
 export { generate, scoreTargets, resolveDecoding, rowSeed, DecodingError } from './policy/generate.js';
 export type { DecodingOptions, Candidate } from './policy/generate.js';
+export { ContinuousBatch } from './policy/continuous.js';
+export type { ContinuousHandle } from './policy/continuous.js';

@@ -15,6 +15,9 @@
  *   a taken batch whose request is gone by the time the gate opens are skipped, not decoded.
  * - A run holds its own lease on the policy, so a caller cancelling mid-run cannot unload the
  *   sessions under it.
+ * - Greedy and sampled decoding of a policy with a row-wise decoder (`LoadedPolicy.continuous`,
+ *   config `batching.continuous`) goes to its continuous lane instead (continuous-lane.ts): one per
+ *   policy, shared by every decoding setting, each step inside the same gate and under a lease.
  */
 import { generate, scoreTargets, DecodingError, type Candidate, type DecodingOptions } from '@rest/runtime';
 import {
@@ -30,6 +33,7 @@ import type { PolicyLease } from '../policies/model-pool.js';
 import { decodingKey, sourceCost, sourceSeed, type ResolvedDecoding } from './decoding.js';
 import { Gate } from './gate.js';
 import { Lane } from './lane.js';
+import { ContinuousLane } from './continuous-lane.js';
 
 /** Teacher-forced log-probs of one target. */
 export interface TargetScore {
@@ -38,8 +42,18 @@ export interface TargetScore {
   readonly sequenceLogprob: number;
 }
 
-/** What a batch kind is, for metrics. */
-export type BatchKind = 'generate' | 'score';
+/**
+ * What a batch kind is, for metrics: `continuous` is one decoder step of a continuous lane (its
+ * sources are those decoding in that step).
+ */
+export type BatchKind = 'generate' | 'score' | 'continuous';
+
+/** What the engine needs of a lane. */
+interface AnyLane<Item, Result> {
+  readonly idle: boolean;
+  submit(items: readonly Item[], signal: AbortSignal): Promise<Result[]>;
+  close(): Promise<void>;
+}
 
 /** Options of {@link DecodeEngine}. */
 export interface DecodeEngineOptions {
@@ -70,7 +84,7 @@ interface ScoreItem {
 /** Batched decoding and scoring; see the module comment. */
 export class DecodeEngine {
   private readonly gate: Gate;
-  private readonly lanes = new Map<string, Lane<GenerateItem, Candidate[]> | Lane<ScoreItem, TargetScore>>();
+  private readonly lanes = new Map<string, AnyLane<never, unknown>>();
   private admitted = 0;
   private closed = false;
 
@@ -102,6 +116,20 @@ export class DecodeEngine {
     signal: AbortSignal,
     firstIndex = 0,
   ): Promise<Candidate[][]> {
+    if (policy.continuous !== undefined && decoding.strategy !== 'beam') {
+      const key = `${policy.instance}|continuous`;
+      const lane = this.laneFor(key, () => this.continuousLane(policy, policy.continuous!));
+      const options = decodingOptions(decoding);
+      const items = sources.map((ids) => ({
+        ids,
+        options,
+        cost: sourceCost(decoding, ids.length),
+        seed: 0,
+      }));
+      if (decoding.strategy === 'sample')
+        items.forEach((item, i) => (item.seed = sourceSeed(decoding.seed, firstIndex + i)));
+      return this.submit(key, lane, items, signal);
+    }
     const key = `${policy.instance}|generate|${decodingKey(decoding)}`;
     const lane = this.laneFor(key, () => this.generateLane(policy, decoding));
     const items = sources.map((ids, i) => ({
@@ -138,10 +166,7 @@ export class DecodeEngine {
     this.lanes.clear();
   }
 
-  private laneFor<L extends Lane<GenerateItem, Candidate[]> | Lane<ScoreItem, TargetScore>>(
-    key: string,
-    make: () => L,
-  ): L {
+  private laneFor<L extends AnyLane<never, unknown>>(key: string, make: () => L): L {
     if (this.closed) throw new UnavailableError('the server is shutting down; retry on another replica');
     let lane = this.lanes.get(key) as L | undefined;
     if (lane === undefined) {
@@ -153,7 +178,7 @@ export class DecodeEngine {
 
   private async submit<Item, Result>(
     key: string,
-    lane: Lane<Item, Result>,
+    lane: AnyLane<Item, Result>,
     items: readonly Item[],
     signal: AbortSignal,
   ): Promise<Result[]> {
@@ -223,17 +248,38 @@ export class DecodeEngine {
     }
   }
 
+  private continuousLane(
+    policy: LoadedPolicy,
+    batch: NonNullable<LoadedPolicy['continuous']>,
+  ): ContinuousLane {
+    const { batching, onBatch, onDecoded } = this.options;
+    return new ContinuousLane(batch, {
+      maxSources: batching.maxBatchSources,
+      maxCost: batching.maxBatchTokens,
+      maxWaitMs: batching.maxWaitMs,
+      around: async (work) => {
+        const leave = await this.gate.enter();
+        try {
+          const lease = this.options.retain(policy);
+          if (lease === undefined) throw new UnavailableError(`policy ${policy.id} was unloaded; retry`);
+          try {
+            await work();
+          } finally {
+            lease.release();
+          }
+        } finally {
+          leave();
+        }
+      },
+      onStep: (info, ms) => {
+        onBatch?.(policy.id, 'continuous', info);
+        onDecoded?.(policy.id, 'continuous', ms);
+      },
+    });
+  }
+
   private generateLane(policy: LoadedPolicy, d: ResolvedDecoding): Lane<GenerateItem, Candidate[]> {
-    const options: DecodingOptions = {
-      strategy: d.strategy,
-      numReturn: d.numReturn,
-      maxNewTokens: d.maxNewTokens,
-      temperature: d.temperature,
-      topK: d.topK,
-      topP: d.topP,
-      beamSize: d.beamSize,
-      lengthPenalty: d.lengthPenalty,
-    };
+    const options = decodingOptions(d);
     return new Lane<GenerateItem, Candidate[]>(
       {
         ...this.batcherOptions(policy, 'generate'),
@@ -288,4 +334,18 @@ export class DecodeEngine {
       this.options.batching.rejoinWaitMs,
     );
   }
+}
+
+/** The runtime's decoding options of a resolved decoding (the seed is per source). */
+function decodingOptions(d: ResolvedDecoding): DecodingOptions {
+  return {
+    strategy: d.strategy,
+    numReturn: d.numReturn,
+    maxNewTokens: d.maxNewTokens,
+    temperature: d.temperature,
+    topK: d.topK,
+    topP: d.topP,
+    beamSize: d.beamSize,
+    lengthPenalty: d.lengthPenalty,
+  };
 }

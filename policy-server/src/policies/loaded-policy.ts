@@ -3,10 +3,22 @@
  * to know about it (generation defaults, vocabulary size, cost in bytes). Loading checks that the
  * tokenizer fits the model and runs one warm-up decode (STYLE.md §8), so the first request does not
  * pay onnxruntime's lazy initialisation.
+ *
+ * With continuous batching on, our own bundles (those whose config.json carries the transformer
+ * config and which hold their parameters in `trainer/state.safetensors`) also get a row-wise decoder
+ * built from those parameters (`ContinuousBatch`): a third session, about the size of the decoder,
+ * counted in `bytes`. Foreign bundles (optimum exports) decode with the batcher only.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BundleError, generate, Seq2SeqModel, type BundleManifest, type SessionOptions } from '@rest/runtime';
+import {
+  BundleError,
+  ContinuousBatch,
+  generate,
+  Seq2SeqModel,
+  type BundleManifest,
+  type SessionOptions,
+} from '@rest/runtime';
 import { loadTokenizer, type Tokenizer } from '@rest/text';
 
 /** The ONNX files whose sizes estimate a policy's memory. */
@@ -21,16 +33,22 @@ export interface LoadedPolicy {
   readonly model: Seq2SeqModel;
   readonly manifest: BundleManifest;
   readonly tokenizer: Tokenizer;
-  /** Summed ONNX file sizes. */
+  /** The row-wise decoding loop, when continuous batching is on and the bundle is one of ours. */
+  readonly continuous: ContinuousBatch | undefined;
+  /** Summed ONNX file sizes (the decoder's twice with a row-wise decoder). */
   readonly bytes: number;
   /** Releases the sessions. */
   release(): Promise<void>;
 }
 
-/** Summed size in bytes of a bundle folder's ONNX files. */
-export async function onnxBytes(dir: string): Promise<number> {
+/**
+ * Summed size in bytes of a bundle folder's ONNX files; with `continuous`, the decoder's counted twice
+ * (the row-wise decoder a bundle of ours gets: an upper bound before the bundle is read).
+ */
+export async function onnxBytes(dir: string, continuous = false): Promise<number> {
   let sum = 0;
   for (const file of ONNX_FILES) sum += (await stat(join(dir, file))).size;
+  if (continuous) sum += (await stat(join(dir, ONNX_FILES[1]))).size;
   return sum;
 }
 
@@ -44,20 +62,34 @@ export async function loadPolicy(
   instance: number,
   dir: string,
   sessionOptions: SessionOptions,
+  continuous = false,
 ): Promise<LoadedPolicy> {
-  const bytes = await onnxBytes(dir);
   const tokenizer = await loadTokenizer(dir);
   const { model, manifest } = await Seq2SeqModel.load(dir, sessionOptions);
+  let batch: ContinuousBatch | undefined;
   try {
     if (tokenizer.vocabSize > manifest.vocabSize) {
       throw new BundleError(
         `bundle ${dir}: tokenizer.json has ${tokenizer.vocabSize} ids, more than the model's vocab_size ${manifest.vocabSize}`,
       );
     }
-    await generate(model, [[manifest.generation.eosTokenId]], { strategy: 'greedy', maxNewTokens: 2 });
+    const warm = [manifest.generation.eosTokenId];
+    await generate(model, [warm], { strategy: 'greedy', maxNewTokens: 2 });
+    if (continuous) batch = await ContinuousBatch.fromBundle(model, manifest, sessionOptions);
+    if (batch !== undefined) {
+      const { result } = batch.add(warm, { strategy: 'greedy', maxNewTokens: 3 });
+      while (batch.busy) await batch.step();
+      await result;
+    }
   } catch (error) {
+    await batch?.release();
     await model.release();
     throw error;
   }
-  return { id, instance, dir, model, manifest, tokenizer, bytes, release: () => model.release() };
+  const bytes = await onnxBytes(dir, batch !== undefined);
+  const release = async (): Promise<void> => {
+    await batch?.release(new Error(`policy ${id} was unloaded`));
+    await model.release();
+  };
+  return { id, instance, dir, model, manifest, tokenizer, continuous: batch, bytes, release };
 }

@@ -15,6 +15,7 @@ export function catalogLoader(
   catalog: PolicyCatalog,
   sessionOptions: SessionOptions,
   logger: Logger,
+  continuous = false,
 ): PolicyLoader {
   const folder = async (policyId: string): Promise<string> => {
     const record = await catalog.find(policyId);
@@ -34,14 +35,14 @@ export function catalogLoader(
   return {
     async estimateBytes(policyId) {
       try {
-        return await onnxBytes(await folder(policyId));
+        return await onnxBytes(await folder(policyId), continuous);
       } catch (error) {
         return refuse(policyId, error);
       }
     },
     async load(policyId: string, instance: number): Promise<LoadedPolicy> {
       try {
-        return await loadPolicy(policyId, instance, await folder(policyId), sessionOptions);
+        return await loadPolicy(policyId, instance, await folder(policyId), sessionOptions, continuous);
       } catch (error) {
         return refuse(policyId, error);
       }

@@ -47,8 +47,10 @@ import {
   maskBias,
   norm,
   positionIds,
+  sinusoidTable,
   type Params,
 } from './layers.js';
+import { gather } from '../ops/indexing.js';
 import { encode, resolve, residual } from './transformer.js';
 
 /** File names inside a bundle's `onnx/` folder. */
@@ -249,5 +251,85 @@ export function decoderGraph(
   const logits = matMul(hidden, transpose(table, [1, 0])); // [B, T, V]
   g.output(opts.rawLogits === true ? logits : logSoftmax(logits, -1), 'logits');
   cacheNames(ic.decoderLayers, 'present').forEach((n, i) => g.output(present[i]!, n));
+  return g;
+}
+
+/**
+ * The row-wise decoder step (our own runtime's, not part of a bundle): one new token per row, each
+ * row at its own position and with its own visible past, so that rows which started at different
+ * times share one batch (continuous batching, policy/continuous.ts).
+ *
+ * - `input_ids [batch_size, 1] i64`, `position_ids [batch_size] i64` (the new token's position);
+ * - `self_attention_mask [batch_size, total] i64`: which of the past keys and the new one (last
+ *   column) each row sees, 1 = visible (total = past length + 1);
+ * - `encoder_attention_mask [batch_size, encoder_sequence_length] i64`;
+ * - per layer i `past.i.key`, `past.i.value [batch_size, H, past, K]` (self-attention) and
+ *   `cross.i.key`, `cross.i.value [batch_size, H, encoder_sequence_length, K]` (the cross-attention
+ *   keys and values the merged decoder's first step computes)
+ * → `logits [batch_size, 1, V]` (log-probabilities, as the merged decoder's) and `present.i.key`,
+ * `present.i.value [batch_size, H, total, K]`.
+ *
+ * Masked keys get the same additive bias as everywhere else, so a row's log-probs equal the merged
+ * decoder's for the same history up to float rounding.
+ */
+export function decoderStepGraph(c: TransformerConfig, params: Float32Array): Graph {
+  const ic = inferenceConfig(c);
+  const r = resolve(ic);
+  const D = ic.dModel;
+  const H = ic.heads;
+  const K = D / H;
+  const g = new Graph('decoder_step');
+  const p = constants(g, ic, params);
+  const ids = g.input('input_ids', 'i64', ['batch_size', 1]);
+  const pos = g.input('position_ids', 'i64', ['batch_size']);
+  const selfMask = g.input('self_attention_mask', 'i64', ['batch_size', TOTAL]);
+  const encMask = g.input('encoder_attention_mask', 'i64', ['batch_size', 'encoder_sequence_length']);
+  const layers: [Tensor, Tensor, Tensor, Tensor][] = [];
+  for (let i = 0; i < ic.decoderLayers; i++)
+    layers.push([
+      g.input(`past.${i}.key`, 'f32', ['batch_size', H, 'past_length', K]),
+      g.input(`past.${i}.value`, 'f32', ['batch_size', H, 'past_length', K]),
+      g.input(`cross.${i}.key`, 'f32', ['batch_size', H, 'encoder_sequence_length', K]),
+      g.input(`cross.${i}.value`, 'f32', ['batch_size', H, 'encoder_sequence_length', K]),
+    ]);
+  const selfBias = maskBias(selfMask, 'f32'); // [B, 1, 1, P+1]
+  const crossBias = maskBias(encMask, 'f32'); // [B, 1, 1, S]
+
+  const table = p.get('embed')!;
+  const scale = ic.scaleEmbedding ?? true;
+  const maxPositions = ic.maxPositions ?? 512;
+  const sinusoids = g.constant(
+    'f32',
+    [maxPositions, D],
+    Float32Array.from(sinusoidTable(maxPositions, D)),
+    'sinusoids',
+  );
+  const tok = gather(table, ids); // [B, 1, D]
+  let x = add(scale ? mul(tok, Math.sqrt(D)) : tok, gather(sinusoids, unsqueeze(pos, [1]))); // [B, 1, D]
+  const present: Tensor[] = [];
+  layers.forEach(([pk, pv, ek, ev], i) => {
+    x = g.scope(`dec.${i}`, () => {
+      const l = `dec.${i}`;
+      const a = residual(r, p, `${l}.ln1`, x, (z) => {
+        const q = heads(linear(p, `${l}.self_attn.q`, z), H, K);
+        const cat = (past: Tensor, name: string): Tensor =>
+          withDims(concat([past, heads(linear(p, name, z), H, K)], 2), ['batch_size', H, TOTAL, K]);
+        const k = cat(pk, `${l}.self_attn.k`); // [B, H, P+1, K]
+        const v = cat(pv, `${l}.self_attn.v`);
+        present.push(k, v);
+        return attend(p, `${l}.self_attn`, q, k, v, selfBias, D);
+      });
+      const bb = residual(r, p, `${l}.ln2`, a, (z) =>
+        attend(p, `${l}.cross_attn`, heads(linear(p, `${l}.cross_attn.q`, z), H, K), ek, ev, crossBias, D),
+      );
+      return residual(r, p, `${l}.ln3`, bb, (z) => feedForward(p, `${l}.ffn`, z, r.act, 0));
+    });
+  });
+  const hidden = r.pre ? norm(p, 'dec.ln', x, r.eps) : x; // [B, 1, D]
+  g.output(logSoftmax(matMul(hidden, transpose(table, [1, 0])), -1), 'logits');
+  for (let i = 0; i < ic.decoderLayers; i++) {
+    g.output(present[2 * i]!, `present.${i}.key`);
+    g.output(present[2 * i + 1]!, `present.${i}.value`);
+  }
   return g;
 }
