@@ -435,7 +435,12 @@ const { model, manifest } = await Seq2SeqModel.load(bundle, { intraOpThreads: th
 await generate(model, [tok.encode(sources[0]!)], { strategy: 'greedy', maxNewTokens: 2 });
 const continuous =
   args.continuous === 'on'
-    ? await ContinuousBatch.fromBundle(model, manifest, { intraOpThreads: threads, allowSpinning })
+    ? await ContinuousBatch.fromBundle(
+        model,
+        manifest,
+        { intraOpThreads: threads, allowSpinning },
+        { maxWaitMs: Number.parseFloat(args['max-wait']) },
+      )
     : undefined;
 if (args.continuous === 'on' && continuous === undefined)
   throw new Error(

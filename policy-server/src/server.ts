@@ -106,7 +106,7 @@ export async function startPolicyServer(options: StartPolicyServerOptions): Prom
           logSeverity: config.logLevel === 'trace' || config.logLevel === 'debug' ? 2 : 3,
         },
         logger.child({ component: 'loader' }),
-        config.batching.continuous,
+        config.batching.continuous ? { maxWaitMs: config.batching.maxWaitMs } : undefined,
       ),
       budgetBytes: config.policies.memoryBudgetBytes,
       logger: logger.child({ component: 'pool' }),

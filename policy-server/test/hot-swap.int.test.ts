@@ -67,12 +67,14 @@ describe('policy hot-swap under load (integration)', () => {
     await registerPolicy(world, 'alpha', alphaDir);
     await registerPolicy(world, 'beta', await buildPolicy(world.root, 'beta', { seed: 2 }));
     gammaDir = await buildPolicy(world.root, 'gamma', { seed: 3 });
-    // A policy with its row-wise decoder (continuous batching, the default) and half of another.
+    // A policy with its row-wise decoder (continuous batching, on below) and half of another.
     const oneAndAHalf = Math.round((await onnxBytes(alphaDir, true)) * 1.5);
     h = await startHarness(world, {
       POLICY_POLICIES__MEMORY_BUDGET_BYTES: `${oneAndAHalf}B`,
       POLICY_ROUTING__REFRESH_INTERVAL_MS: '10m',
       POLICY_BATCHING__MAX_WAIT_MS: '2ms',
+      // The swap under load runs through the continuous lane (greedy and sampled requests).
+      POLICY_BATCHING__CONTINUOUS: 'true',
     });
     await ok(h.policies, h.policies.setRoute, {
       alias: 'live',

@@ -72,6 +72,7 @@ export {
   encoderGraph,
   decoderGraph,
   decoderStepGraph,
+  crossCacheGraph,
   cacheNames,
   ENCODER_FILE,
   DECODER_FILE,
@@ -84,4 +85,4 @@ export type { DecoderState } from './policy/seq2seq.js';
 export { generate, scoreTargets, resolveDecoding, rowSeed, DecodingError } from './policy/generate.js';
 export type { DecodingOptions, Candidate } from './policy/generate.js';
 export { ContinuousBatch } from './policy/continuous.js';
-export type { ContinuousHandle } from './policy/continuous.js';
+export type { ContinuousHandle, ContinuousOptions } from './policy/continuous.js';

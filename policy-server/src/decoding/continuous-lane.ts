@@ -5,12 +5,10 @@
  * (lane.ts) makes a source wait for the batch in front of it to end and then for its own batch's
  * longest source, here a source waits at most for the step in progress.
  *
- * - **Admission**, before each step: nothing is running, or the waiting sources are at least an
- *   eighth of those decoding, or the oldest has waited `maxWaitMs`. Joining costs an encoder run, a
- *   first decoder step and a copy of the batch's cache, so a busy batch takes newcomers a few at a
- *   time rather than one per step. Sources are taken round-robin over requests (fair), while the
- *   batch stays within `maxSources` sources and `maxCost` tokens (`sourceCost`); a lone source is
- *   always taken.
+ * - **Admission**, before each step: sources are handed to the batch round-robin over requests
+ *   (fair) while it stays within `maxSources` sources and `maxCost` tokens (`sourceCost`); a lone
+ *   source is always taken. The batch itself decides when they join its decode (a busy one takes
+ *   newcomers a few at a time, or once one has waited `batching.maxWaitMs`: `ContinuousBatch`).
  * - **Cancellation and deadlines**: a request's waiting sources leave at once and its decoding ones
  *   at the next step (`ContinuousHandle.cancel`).
  * - **Steps** run through `around` (the engine's gate and a lease on the policy), and the event loop
@@ -38,8 +36,6 @@ export interface ContinuousLaneOptions {
   readonly maxSources: number;
   /** Most summed item cost decoding at once. */
   readonly maxCost: number;
-  /** Longest a source waits while the batch is busy before it joins anyway, in ms. */
-  readonly maxWaitMs: number;
   /** Runs one step (the engine's gate and lease around it). */
   readonly around: (work: () => Promise<void>) => Promise<void>;
   /** Called after each step: sources, cost and requests in it, and the longest wait of those that joined. */
@@ -167,16 +163,10 @@ export class ContinuousLane {
     }
   }
 
-  /** Moves waiting items into the batch when it is time (module comment); their longest wait, ms. */
+  /** Moves waiting items into the batch while it has room; their longest wait, ms. */
   private admit(): number {
     if (this.waitingItems === 0) return 0;
     const now = performance.now();
-    const oldest = Math.min(...this.waiting.map((r) => r.since));
-    const due =
-      this.sources === 0 ||
-      this.waitingItems >= Math.max(1, Math.ceil(this.sources / 8)) ||
-      now - oldest >= this.options.maxWaitMs;
-    if (!due) return 0;
     let waitMs = 0;
     let taken = true;
     while (taken && this.waiting.length > 0) {

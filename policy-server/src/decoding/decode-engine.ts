@@ -256,7 +256,6 @@ export class DecodeEngine {
     return new ContinuousLane(batch, {
       maxSources: batching.maxBatchSources,
       maxCost: batching.maxBatchTokens,
-      maxWaitMs: batching.maxWaitMs,
       around: async (work) => {
         const leave = await this.gate.enter();
         try {

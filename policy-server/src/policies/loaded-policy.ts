@@ -17,6 +17,7 @@ import {
   generate,
   Seq2SeqModel,
   type BundleManifest,
+  type ContinuousOptions,
   type SessionOptions,
 } from '@rest/runtime';
 import { loadTokenizer, type Tokenizer } from '@rest/text';
@@ -53,7 +54,8 @@ export async function onnxBytes(dir: string, continuous = false): Promise<number
 }
 
 /**
- * Loads the bundle in `dir` as policy `id`.
+ * Loads the bundle in `dir` as policy `id`, with a row-wise decoder when `continuous` is given and the
+ * bundle is one of ours (module comment).
  * @throws BundleError when the bundle is broken, foreign, or its tokenizer does not fit the model
  * @throws TokenizerFormatError when tokenizer.json cannot be read
  */
@@ -62,7 +64,7 @@ export async function loadPolicy(
   instance: number,
   dir: string,
   sessionOptions: SessionOptions,
-  continuous = false,
+  continuous?: ContinuousOptions,
 ): Promise<LoadedPolicy> {
   const tokenizer = await loadTokenizer(dir);
   const { model, manifest } = await Seq2SeqModel.load(dir, sessionOptions);
@@ -75,7 +77,8 @@ export async function loadPolicy(
     }
     const warm = [manifest.generation.eosTokenId];
     await generate(model, [warm], { strategy: 'greedy', maxNewTokens: 2 });
-    if (continuous) batch = await ContinuousBatch.fromBundle(model, manifest, sessionOptions);
+    if (continuous !== undefined)
+      batch = await ContinuousBatch.fromBundle(model, manifest, sessionOptions, continuous);
     if (batch !== undefined) {
       const { result } = batch.add(warm, { strategy: 'greedy', maxNewTokens: 3 });
       while (batch.busy) await batch.step();

@@ -4,7 +4,7 @@
  * unknown policy is NOT_FOUND; a bundle that cannot be loaded is FAILED_PRECONDITION with a fixed
  * message (the bundle error, which names server paths, goes to the log).
  */
-import type { SessionOptions } from '@rest/runtime';
+import type { ContinuousOptions, SessionOptions } from '@rest/runtime';
 import { FailedPreconditionError, NotFoundError, ServiceError, type Logger } from '@rest/service-kit';
 import { loadPolicy, onnxBytes, type LoadedPolicy } from './loaded-policy.js';
 import type { PolicyLoader } from './model-pool.js';
@@ -15,7 +15,7 @@ export function catalogLoader(
   catalog: PolicyCatalog,
   sessionOptions: SessionOptions,
   logger: Logger,
-  continuous = false,
+  continuous?: ContinuousOptions,
 ): PolicyLoader {
   const folder = async (policyId: string): Promise<string> => {
     const record = await catalog.find(policyId);
@@ -35,7 +35,7 @@ export function catalogLoader(
   return {
     async estimateBytes(policyId) {
       try {
-        return await onnxBytes(await folder(policyId), continuous);
+        return await onnxBytes(await folder(policyId), continuous !== undefined);
       } catch (error) {
         return refuse(policyId, error);
       }

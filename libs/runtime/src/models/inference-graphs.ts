@@ -333,3 +333,27 @@ export function decoderStepGraph(c: TransformerConfig, params: Float32Array): Gr
   }
   return g;
 }
+
+/**
+ * The cross-attention caches of encoder outputs (our own runtime's, with {@link decoderStepGraph}):
+ * `encoder_hidden_states [batch_size, encoder_sequence_length, D] f32` → per layer i `cross.i.key`,
+ * `cross.i.value [batch_size, H, encoder_sequence_length, K]`, what the merged decoder's first step
+ * computes from them.
+ */
+export function crossCacheGraph(c: TransformerConfig, params: Float32Array): Graph {
+  const ic = inferenceConfig(c);
+  const H = ic.heads;
+  const K = ic.dModel / H;
+  const g = new Graph('cross_cache');
+  const p = constants(g, ic, params);
+  const memory = g.input('encoder_hidden_states', 'f32', [
+    'batch_size',
+    'encoder_sequence_length',
+    ic.dModel,
+  ]);
+  for (let i = 0; i < ic.decoderLayers; i++) {
+    g.output(heads(linear(p, `dec.${i}.cross_attn.k`, memory), H, K), `cross.${i}.key`);
+    g.output(heads(linear(p, `dec.${i}.cross_attn.v`, memory), H, K), `cross.${i}.value`);
+  }
+  return g;
+}

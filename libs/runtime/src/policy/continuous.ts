@@ -24,7 +24,7 @@
  */
 import { join } from 'node:path';
 import { Session, hostTensor, type HostTensor, type SessionOptions } from '../session/session.js';
-import { decoderStepGraph } from '../models/inference-graphs.js';
+import { crossCacheGraph, decoderStepGraph } from '../models/inference-graphs.js';
 import { transformerParams, type TransformerConfig } from '../models/config.js';
 import { ParamTable } from '../params/param-table.js';
 import { loadCheckpoint } from '../checkpoint/safetensors.js';
@@ -32,10 +32,19 @@ import { BUNDLE_FILES, type BundleManifest } from './bundle.js';
 import { rng } from '../params/random.js';
 import { DecodingError, resolveDecoding, rowSeed, type Candidate, type DecodingOptions } from './generate.js';
 import { RowChooser } from './row-choice.js';
-import type { Seq2SeqModel, DecoderState } from './seq2seq.js';
+import type { Seq2SeqModel } from './seq2seq.js';
 
 /** Ended rows are dropped once at least this fraction of the batch has ended (see generate.ts). */
 const DROP_FRACTION = 1 / 8;
+
+/** Queued sources join a busy batch once they bring this fraction of its rows (see `due`). */
+const ADMIT_FRACTION = 1 / 8;
+
+/**
+ * Unseen cache columns a rebuild leaves in place: within it, kept rows are only compacted (no new
+ * layout), so the cache is laid out anew about once per SLACK steps rather than at every rebuild.
+ */
+const SLACK = 16;
 
 /** One source in flight. */
 interface Source {
@@ -45,6 +54,8 @@ interface Source {
   readonly greedy: boolean;
   readonly chooser: RowChooser;
   readonly seed: number;
+  /** When it was added (performance.now()). */
+  readonly since: number;
   readonly out: Candidate[];
   /** Candidates not yet ended. */
   open: number;
@@ -63,6 +74,15 @@ interface Row {
   readonly rand: (() => number) | undefined;
   /** Ended (or its source is gone): its outputs are ignored until the next rebuild drops it. */
   dead: boolean;
+}
+
+/** Options of {@link ContinuousBatch.create}. */
+export interface ContinuousOptions {
+  /**
+   * Longest a queued source waits while the batch is busy before it joins even alone, in ms
+   * (see `step`). @default 5
+   */
+  maxWaitMs?: number;
 }
 
 /** A queued source's handle. */
@@ -115,7 +135,9 @@ export class ContinuousBatch {
   private constructor(
     private readonly model: Seq2SeqModel,
     private readonly session: Session,
+    private readonly cross: Session,
     config: TransformerConfig,
+    private readonly maxWaitMs: number,
   ) {
     this.maxPositions = config.maxPositions ?? 512;
     this.cache = Array.from({ length: model.layers }, () =>
@@ -132,11 +154,22 @@ export class ContinuousBatch {
     config: TransformerConfig,
     params: Float32Array,
     opts: SessionOptions = {},
+    batching: ContinuousOptions = {},
   ): Promise<ContinuousBatch> {
+    const wait = batching.maxWaitMs ?? 5;
+    if (!(wait >= 0 && Number.isFinite(wait)))
+      throw new DecodingError(`maxWaitMs: must be a finite number ≥ 0, got ${wait}`);
     if (!model.logitsNormalized)
       throw new DecodingError('continuous batching needs a decoder whose logits are log-probabilities');
     const session = await Session.create(decoderStepGraph(config, params), opts);
-    return new ContinuousBatch(model, session, config);
+    let cross: Session;
+    try {
+      cross = await Session.create(crossCacheGraph(config, params), opts);
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
+    return new ContinuousBatch(model, session, cross, config, wait);
   }
 
   /**
@@ -148,12 +181,13 @@ export class ContinuousBatch {
     model: Seq2SeqModel,
     manifest: BundleManifest,
     opts: SessionOptions = {},
+    batching: ContinuousOptions = {},
   ): Promise<ContinuousBatch | undefined> {
     const config = manifest.transformer;
     if (config === undefined || !manifest.hasTrainerState || !manifest.logitsNormalized) return undefined;
     const table = new ParamTable(transformerParams(config));
     const state = await loadCheckpoint(join(manifest.dir, BUNDLE_FILES.trainerState), table);
-    return ContinuousBatch.create(model, config, Float32Array.from(state.params), opts);
+    return ContinuousBatch.create(model, config, Float32Array.from(state.params), opts, batching);
   }
 
   /** Rows in the batch that are still decoding. */
@@ -215,6 +249,7 @@ export class ContinuousBatch {
       greedy,
       chooser,
       seed,
+      since: performance.now(),
       out: new Array<Candidate>(n),
       open: n,
       gone: false,
@@ -234,11 +269,11 @@ export class ContinuousBatch {
   }
 
   /**
-   * Admits the queued sources, drops ended rows when it pays, and runs one decoder step over the
-   * batch. On an error every source in flight or queued rejects with it and the batch starts empty.
+   * Admits the queued sources when they are due (enough of them, or one has waited `maxWaitMs`; see
+   * `due`), drops ended rows when it pays, and runs one decoder step over the batch. On an error every source in flight or queued rejects with it and the batch starts empty.
    */
   async step(): Promise<void> {
-    const fresh = this.queue.splice(0);
+    const fresh = this.due() ? this.queue.splice(0) : [];
     try {
       if (fresh.length > 0 || this.dead >= Math.max(1, this.rows.length * DROP_FRACTION))
         await this.rebuild(fresh);
@@ -255,12 +290,29 @@ export class ContinuousBatch {
     }
   }
 
+  /**
+   * Whether the queued sources join at this step: nothing is decoding, or they bring at least an
+   * eighth as many rows as are decoding, or the oldest has waited `maxWaitMs`. Joining costs an
+   * encoder run and a copy of part of the cache, and the encoder is far cheaper per source in a
+   * group than alone, so a busy batch takes newcomers a few at a time rather than at every step.
+   */
+  private due(): boolean {
+    if (this.queue.length === 0) return false;
+    const live = this.liveRows;
+    if (live === 0) return true;
+    const rows = this.queue.reduce((n, s) => n + s.n, 0);
+    return (
+      rows >= Math.ceil(live * ADMIT_FRACTION) || performance.now() - this.queue[0]!.since >= this.maxWaitMs
+    );
+  }
+
   /** Rejects everything in flight and queued with `reason`, and frees the row-wise decoder. */
   async release(reason: unknown = new Error('the decoder was released')): Promise<void> {
     for (const src of new Set([...this.rows.map((row) => row.src), ...this.queue.splice(0)]))
       this.fail(src, reason);
     this.clear();
     await this.session.release();
+    await this.cross.release();
   }
 
   private fail(src: Source, reason: unknown): void {
@@ -301,78 +353,101 @@ export class ContinuousBatch {
   }
 
   /**
-   * The new batch: the live rows, then the rows of `fresh` sources that go on after their first
-   * token, in one copy of the cache with only the columns a row still sees.
+   * The new batch: the live rows, then one row per candidate of the `fresh` sources (their cache
+   * empty: they take their first step with the others). When the kept rows' columns still fit
+   * (`SLACK`), they are compacted in place, a run of consecutive rows per copy; otherwise the cache
+   * is laid out anew with only the columns a row still sees.
    */
   private async rebuild(fresh: readonly Source[]): Promise<void> {
     const { layers, heads: H, headDim: K } = this.model;
-    const V = this.model.vocabSize;
-    // The fresh sources' first step, through the merged decoder.
-    let first: DecoderState | undefined;
+    // The fresh sources' cross-attention caches: the encoder, then their projections.
+    let crossOut: Record<string, HostTensor> = {};
+    let freshS = 0;
+    const live = fresh.filter((s) => !s.gone);
+    if (live.length > 0) {
+      const { hidden } = await this.model.encode(live.map((s) => s.ids));
+      freshS = hidden.dims[1]!;
+      crossOut = await this.cross.run({ encoder_hidden_states: hidden });
+    }
+    const keep = this.rows.flatMap((row, i) => (row.dead ? [] : [i]));
     const freshRows: { row: Row; from: number }[] = [];
-    if (fresh.length > 0) {
-      const { hidden, mask } = await this.model.encode(fresh.map((s) => s.ids));
-      first = this.model.start(hidden, mask);
-      const bos = BigInt(this.model.defaults.decoderStartTokenId);
-      const logits = await this.model.step(first, new BigInt64Array(fresh.length).fill(bos));
-      fresh.forEach((src, i) => {
-        if (src.gone) return;
-        for (let k = 0; k < src.n; k++) {
-          const row: Row = {
+    live.forEach((src, from) => {
+      for (let k = 0; k < src.n; k++)
+        freshRows.push({
+          row: {
             src,
             k,
             ids: [],
             lps: [],
             rand: src.greedy ? undefined : rng(rowSeed(src.seed, 0, k)),
             dead: false,
-          };
-          if (this.advance(row, logits, i * V)) freshRows.push({ row, from: i });
-        }
-      });
-    }
-    const keep = this.rows.flatMap((row, i) => (row.dead ? [] : [i]));
+          },
+          from,
+        });
+    });
     const rows = keep.length + freshRows.length;
-    const lens = [...keep.map((i) => this.rows[i]!.ids.length), ...freshRows.map(() => 1)];
     const srcLens = [...keep.map((i) => this.srcLens[i]!), ...freshRows.map(({ row }) => row.src.ids.length)];
-    const P = Math.max(0, ...lens);
-    const S = Math.max(1, ...srcLens);
-    const firstS = first?.mask.dims[1] ?? 0;
+    const maxL = Math.max(0, ...keep.map((i) => this.rows[i]!.ids.length));
+    const maxS = Math.max(1, ...srcLens);
+    const fits = (cur: number, need: number): boolean => cur >= need && cur <= need + SLACK;
+    const roomy = this.cache.every((parts) =>
+      parts.every((pair, part) => {
+        const [side, cols] = part < 2 ? [this.selfSide, this.past] : [this.crossSide, this.enc];
+        return pair[side].length >= rows * H * cols * K;
+      }),
+    );
+    const inPlace = roomy && fits(this.past, maxL) && fits(this.enc, maxS);
+    const P = inPlace ? this.past : maxL;
+    const S = inPlace ? this.enc : maxS;
     for (let l = 0; l < layers; l++) {
-      const names = ['decoder.key', 'decoder.value', 'encoder.key', 'encoder.value'];
       for (let part = 0; part < 4; part++) {
         const self = part < 2;
-        const cols = self ? P : S;
         const pair = this.cache[l]![part]!;
         const side = self ? this.selfSide : this.crossSide;
-        const dst = room(pair, flip(side), rows * H * cols * K);
-        const old = pair[side];
-        const oldCols = self ? this.past : this.enc;
-        // Kept rows: their last `len` self columns, their first `srcLen` encoder columns.
-        keep.forEach((i, j) => {
-          const len = self ? lens[j]! : srcLens[j]!;
-          const from = self ? oldCols - len : 0;
-          const to = self ? cols - len : 0;
-          for (let h = 0; h < H; h++) {
-            const s = ((i * H + h) * oldCols + from) * K;
-            dst.set(old.subarray(s, s + len * K), ((j * H + h) * cols + to) * K);
+        const cols = self ? P : S;
+        const per = H * cols * K;
+        let dst: Float32Array;
+        if (inPlace) {
+          // Kept rows move down over the dead ones, a run of consecutive rows per copy.
+          dst = pair[side];
+          for (let j = 0; j < keep.length;) {
+            let end = j + 1;
+            while (end < keep.length && keep[end] === keep[j]! + (end - j)) end++;
+            if (keep[j] !== j) dst.copyWithin(j * per, keep[j]! * per, (keep[j]! + end - j) * per);
+            j = end;
           }
-        });
-        if (first !== undefined) {
-          const src = first.past[`past_key_values.${l}.${names[part]}`]!.data;
-          const srcCols = self ? 1 : firstS;
-          freshRows.forEach(({ from }, f) => {
-            const j = keep.length + f;
-            const len = self ? 1 : srcLens[j]!;
-            const to = self ? cols - 1 : 0;
+        } else {
+          // Laid out anew in the other buffer: each kept row's last L self columns, first S encoder ones.
+          const old = pair[side];
+          const oldCols = self ? this.past : this.enc;
+          dst = room(pair, flip(side), rows * per);
+          keep.forEach((i, j) => {
+            const len = self ? this.rows[i]!.ids.length : srcLens[j]!;
+            const from = self ? oldCols - len : 0;
+            const to = self ? cols - len : 0;
             for (let h = 0; h < H; h++) {
-              const s = (from * H + h) * srcCols * K;
-              dst.set(src.subarray(s, s + len * K), ((j * H + h) * cols + to) * K);
+              const s = ((i * H + h) * oldCols + from) * K;
+              dst.set(old.subarray(s, s + len * K), ((j * H + h) * cols + to) * K);
             }
           });
         }
+        if (self) continue;
+        // The fresh rows' cross caches (their self caches are empty: nothing to copy).
+        const src = crossOut[`cross.${l}.${part === 2 ? 'key' : 'value'}`]?.data as Float32Array | undefined;
+        freshRows.forEach(({ from }, f) => {
+          const j = keep.length + f;
+          const len = srcLens[j]!;
+          for (let h = 0; h < H; h++) {
+            const s = (from * H + h) * freshS * K;
+            dst.set(src!.subarray(s, s + len * K), (j * H + h) * cols * K);
+          }
+        });
       }
     }
-    if (first !== undefined) this.model.recycle(first);
+    if (!inPlace) {
+      this.selfSide = flip(this.selfSide);
+      this.crossSide = flip(this.crossSide);
+    }
     this.encMask = ensure(this.encMask, rows * S, (m) => new BigInt64Array(m));
     this.encMask.fill(0n, 0, rows * S);
     srcLens.forEach((len, j) => this.encMask.fill(1n, j * S, j * S + len));
@@ -381,8 +456,6 @@ export class ContinuousBatch {
     this.dead = 0;
     this.past = P;
     this.enc = S;
-    this.selfSide = flip(this.selfSide);
-    this.crossSide = flip(this.crossSide);
   }
 
   /** One row-wise decoder step over the batch. */
@@ -393,16 +466,18 @@ export class ContinuousBatch {
     const P = this.past;
     const S = this.enc;
     const T = P + 1;
+    const bos = BigInt(this.model.defaults.decoderStartTokenId);
     this.selfMask = ensure(this.selfMask, B * T, (m) => new BigInt64Array(m));
     this.positions = ensure(this.positions, B, (m) => new BigInt64Array(m));
     this.tokens = ensure(this.tokens, B, (m) => new BigInt64Array(m));
     const selfMask = this.selfMask.subarray(0, B * T);
     selfMask.fill(0n);
     this.rows.forEach((row, j) => {
-      const len = row.ids.length; // tokens in the cache: the start token and all but the last chosen
+      // Tokens in the cache: the start token and all chosen but the last (none for a new row).
+      const len = row.ids.length;
       selfMask.fill(1n, j * T + T - 1 - len, (j + 1) * T);
       this.positions[j] = BigInt(len);
-      this.tokens[j] = BigInt(row.ids[len - 1]!);
+      this.tokens[j] = len === 0 ? bos : BigInt(row.ids[len - 1]!);
     });
     const feeds: Record<string, HostTensor> = {
       input_ids: hostTensor('i64', [B, 1], this.tokens.subarray(0, B)),
