@@ -113,7 +113,7 @@ export const CONFIG = defineConfig({
           .boolean()
           .default(false)
           .describe(
-            'continuous batching of greedy and sampled decoding for our own bundles: sources join a running decode between two steps and leave it as soon as they end, instead of waiting for a batch (maxBatchSources and maxBatchTokens bound what runs at once, maxWaitMs how long a newcomer waits for company); beam search, scoring and foreign bundles keep the batcher. Off by default: on 2 CPU cores it matches the batcher at concurrency 8 and trails it at 64 (bench/policy-server)'
+            'continuous batching of greedy and sampled decoding for our own bundles: sources join a running decode between two steps and leave it as soon as they end, instead of waiting for a batch (maxBatchSources and maxBatchTokens bound what runs at once, maxWaitMs how long a newcomer waits for company); beam search, scoring and foreign bundles keep the batcher. Off by default: on 2 CPU cores it matches the batcher at concurrency 8 and trails it at 64 (bench/policy-server)',
           ),
       })
       .describe('dynamic batching'),
