@@ -144,6 +144,20 @@ interface Figures {
   readonly meanBatch: number;
 }
 
+/** Figures of an in-process side that started at `started`: one latency per translation. */
+function inProcessFigures(started: number, latencies: number[], tokens: number, meanBatch: number): Figures {
+  const elapsedS = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    translationsPerS: latencies.length / elapsedS,
+    tokensPerS: tokens / elapsedS,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    errors: 0,
+    meanBatch,
+  };
+}
+
 /**
  * Back-to-back batches of `level` sources for `--duration` seconds, each decoded by `decode` (which
  * returns the tokens it generated); a translation's latency is its batch's time.
@@ -153,7 +167,6 @@ async function timedBatches(
   decode: (batch: readonly string[]) => Promise<number>,
 ): Promise<Figures> {
   const latencies: number[] = [];
-  let translations = 0;
   let tokens = 0;
   let next = 0;
   const started = performance.now();
@@ -162,18 +175,8 @@ async function timedBatches(
     tokens += await decode(Array.from({ length: level }, () => sources[next++ % sources.length]!));
     const ms = performance.now() - t0;
     for (let i = 0; i < level; i++) latencies.push(ms);
-    translations += level;
   }
-  const elapsedS = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    translationsPerS: translations / elapsedS,
-    tokensPerS: tokens / elapsedS,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    errors: 0,
-    meanBatch: level,
-  };
+  return inProcessFigures(started, latencies, tokens, level);
 }
 
 /** Our decoding in-process (see the module comment). */
@@ -207,7 +210,6 @@ async function inProcessContinuous(
   level: number,
 ): Promise<Figures> {
   const latencies: number[] = [];
-  let translations = 0;
   let tokens = 0;
   let next = 0;
   let rowSteps = 0;
@@ -223,7 +225,6 @@ async function inProcessContinuous(
     void result.then((cs) => {
       tok.decode(cs[0]!.tokenIds);
       tokens += cs[0]!.tokenIds.length;
-      translations++;
       latencies.push(performance.now() - t0);
       if (performance.now() < deadline) call();
     });
@@ -236,16 +237,7 @@ async function inProcessContinuous(
     // The answers' callbacks (each caller's next source) run before the next step.
     await new Promise<void>((r) => setImmediate(r));
   }
-  const elapsedS = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    translationsPerS: translations / elapsedS,
-    tokensPerS: tokens / elapsedS,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    errors: 0,
-    meanBatch: rowSteps / Math.max(1, steps),
-  };
+  return inProcessFigures(started, latencies, tokens, rowSteps / Math.max(1, steps));
 }
 
 type TransformersModel = Awaited<ReturnType<typeof AutoModelForSeq2SeqLM.from_pretrained>>;

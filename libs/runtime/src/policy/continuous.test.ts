@@ -2,21 +2,12 @@
 // different lengths, strategies and settings, decode what they decode alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SMALL, randomParams, randomSources } from '../testing/random-model.js';
+import { SMALL, TEST_DEFAULTS, randomParams, randomSources } from '../testing/random-model.js';
 import { Seq2SeqModel } from './seq2seq.js';
 import { generate, DecodingError, type Candidate, type DecodingOptions } from './generate.js';
 import { ContinuousBatch, type ContinuousHandle } from './continuous.js';
-import type { GenerationDefaults } from './bundle.js';
 
-const DEFAULTS: GenerationDefaults = {
-  decoderStartTokenId: 0,
-  eosTokenId: 1,
-  padTokenId: 0,
-  bannedTokenIds: [0],
-  maxLength: 16,
-  numBeams: 4,
-  lengthPenalty: 1,
-};
+const DEFAULTS = TEST_DEFAULTS;
 
 /** Same tokens and finish reasons; log-probs within `tol`. */
 function assertSame(got: Candidate[], want: Candidate[], what: string, tol = 1e-4): void {

@@ -14,22 +14,13 @@ import { decode, encode, logits } from '../models/transformer.js';
 import { logSoftmax } from '../ops/softmax.js';
 import { Session, hostTensor } from '../session/session.js';
 import { rng } from '../params/random.js';
-import { SMALL, randomParams, randomSources } from '../testing/random-model.js';
+import { SMALL, TEST_DEFAULTS, randomParams, randomSources } from '../testing/random-model.js';
 import { Seq2SeqModel } from './seq2seq.js';
 import { generate, scoreTargets, DecodingError, type Candidate } from './generate.js';
 import { writePolicyBundle, BundleError, BUNDLE_FILES } from './bundle.js';
 import { lengthGroups } from './length-groups.js';
-import type { GenerationDefaults } from './bundle.js';
 
-const DEFAULTS: GenerationDefaults = {
-  decoderStartTokenId: 0,
-  eosTokenId: 1,
-  padTokenId: 0,
-  bannedTokenIds: [0],
-  maxLength: 16,
-  numBeams: 4,
-  lengthPenalty: 1,
-};
+const DEFAULTS = TEST_DEFAULTS;
 
 test('KV-cached decoding gives the log-softmaxed logits of full recomputation by the training graph (≤ 1e-5)', async () => {
   for (const preNorm of [true, false]) {

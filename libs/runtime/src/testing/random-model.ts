@@ -2,6 +2,18 @@
 import { ParamTable } from '../params/param-table.js';
 import { transformerParams, type TransformerConfig } from '../models/config.js';
 import { rng } from '../params/random.js';
+import type { GenerationDefaults } from '../policy/bundle.js';
+
+/** Generation defaults of the decoding tests: start and pad 0 (banned), end 1, 16 tokens at most. */
+export const TEST_DEFAULTS: GenerationDefaults = {
+  decoderStartTokenId: 0,
+  eosTokenId: 1,
+  padTokenId: 0,
+  bannedTokenIds: [0],
+  maxLength: 16,
+  numBeams: 4,
+  lengthPenalty: 1,
+};
 
 /** A tiny encoder–decoder (V = 50, d = 16, 2 + 2 layers): decoding tests in milliseconds. */
 export const SMALL: TransformerConfig = {
