@@ -67,8 +67,8 @@ describe('policy hot-swap under load (integration)', () => {
     await registerPolicy(world, 'alpha', alphaDir);
     await registerPolicy(world, 'beta', await buildPolicy(world.root, 'beta', { seed: 2 }));
     gammaDir = await buildPolicy(world.root, 'gamma', { seed: 3 });
-    // A policy with its row-wise decoder (continuous batching, on below) and half of another.
-    const oneAndAHalf = Math.round((await onnxBytes(alphaDir, true)) * 1.5);
+    // A policy with its cached and row-wise decoders (continuous batching, on below) and half of another.
+    const oneAndAHalf = Math.round((await onnxBytes(alphaDir, 2)) * 1.5);
     h = await startHarness(world, {
       POLICY_POLICIES__MEMORY_BUDGET_BYTES: `${oneAndAHalf}B`,
       POLICY_ROUTING__REFRESH_INTERVAL_MS: '10m',

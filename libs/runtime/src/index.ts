@@ -81,7 +81,7 @@ export type { DecoderGraphOptions } from './models/inference-graphs.js';
 export { writePolicyBundle, readBundleManifest, BundleError, BUNDLE_FILES } from './policy/bundle.js';
 export type { BundleLineage, BundleManifest, GenerationDefaults, PolicyBundleSpec } from './policy/bundle.js';
 export { Seq2SeqModel, takeRows } from './policy/seq2seq.js';
-export type { DecoderState } from './policy/seq2seq.js';
+export type { DecoderState, LoadOptions } from './policy/seq2seq.js';
 export { generate, scoreTargets, resolveDecoding, rowSeed, DecodingError } from './policy/generate.js';
 export type { DecodingOptions, Candidate } from './policy/generate.js';
 export { ContinuousBatch } from './policy/continuous.js';

@@ -4,10 +4,11 @@
  * tokenizer fits the model and runs one warm-up decode (STYLE.md §8), so the first request does not
  * pay onnxruntime's lazy initialisation.
  *
- * With continuous batching on, our own bundles (those whose config.json carries the transformer
- * config and which hold their parameters in `trainer/state.safetensors`) also get a row-wise decoder
- * built from those parameters (`ContinuousBatch`): a third session, about the size of the decoder,
- * counted in `bytes`. Foreign bundles (optimum exports) decode with the batcher only.
+ * Our own bundles (those whose config.json carries the transformer config and which hold their
+ * parameters in `trainer/state.safetensors`) also get the cached decoder built from those parameters
+ * (`Seq2SeqModel.load`), and with continuous batching on a row-wise decoder (`ContinuousBatch`):
+ * sessions about the size of the decoder each, counted in `bytes`. Foreign bundles (optimum exports)
+ * run the merged decoder only and decode with the batcher only.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,21 +37,21 @@ export interface LoadedPolicy {
   readonly tokenizer: Tokenizer;
   /** The row-wise decoding loop, when continuous batching is on and the bundle is one of ours. */
   readonly continuous: ContinuousBatch | undefined;
-  /** Summed ONNX file sizes (the decoder's twice with a row-wise decoder). */
+  /** Summed ONNX file sizes, the decoder's once more for each decoder built at load. */
   readonly bytes: number;
   /** Releases the sessions. */
   release(): Promise<void>;
 }
 
 /**
- * Summed size in bytes of a bundle folder's ONNX files; with `continuous`, the decoder's counted twice
- * (the row-wise decoder a bundle of ours gets: an upper bound before the bundle is read).
+ * Summed size in bytes of a bundle folder's ONNX files, the decoder's counted `extraDecoders` more
+ * times (the decoders a bundle of ours gets at load: the cached one, and the row-wise one with
+ * continuous batching).
  */
-export async function onnxBytes(dir: string, continuous = false): Promise<number> {
+export async function onnxBytes(dir: string, extraDecoders = 0): Promise<number> {
   let sum = 0;
   for (const file of ONNX_FILES) sum += (await stat(join(dir, file))).size;
-  if (continuous) sum += (await stat(join(dir, ONNX_FILES[1]))).size;
-  return sum;
+  return sum + extraDecoders * (await stat(join(dir, ONNX_FILES[1]))).size;
 }
 
 /**
@@ -89,7 +90,7 @@ export async function loadPolicy(
     await model.release();
     throw error;
   }
-  const bytes = await onnxBytes(dir, batch !== undefined);
+  const bytes = await onnxBytes(dir, (model.hasCachedDecoder ? 1 : 0) + (batch === undefined ? 0 : 1));
   const release = async (): Promise<void> => {
     await batch?.release(new Error(`policy ${id} was unloaded`));
     await model.release();

@@ -35,7 +35,8 @@ export function catalogLoader(
   return {
     async estimateBytes(policyId) {
       try {
-        return await onnxBytes(await folder(policyId), continuous !== undefined);
+        // An upper bound before the bundle is read: it may be ours (module comment of loaded-policy.ts).
+        return await onnxBytes(await folder(policyId), continuous === undefined ? 1 : 2);
       } catch (error) {
         return refuse(policyId, error);
       }

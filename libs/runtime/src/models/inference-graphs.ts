@@ -148,6 +148,15 @@ export interface DecoderGraphOptions {
    * that need a foreign-style decoder; bundles never use it. @default false
    */
   rawLogits?: boolean;
+  /**
+   * Build only the cached half of the merged decoder: no `encoder_hidden_states` or
+   * `use_cache_branch` inputs, the cross-attention keys and values read straight from
+   * `past_key_values.i.encoder.*`, and only the self-attention presents (`present.i.decoder.*`) as
+   * outputs. Our runtime runs it for every step after the first (seq2seq.ts): the merged graph's `If`
+   * copies the cross-attention cache through on each of those steps. Bundles never hold it.
+   * @default false
+   */
+  cachedOnly?: boolean;
 }
 
 /**
@@ -164,19 +173,24 @@ export function decoderGraph(
   const D = ic.dModel;
   const H = ic.heads;
   const K = D / H;
-  const g = new Graph('decoder_merged');
+  const cachedOnly = opts.cachedOnly === true;
+  const g = new Graph(cachedOnly ? 'decoder_cached' : 'decoder_merged');
   const p = constants(g, ic, params);
   const encMask = g.input('encoder_attention_mask', 'i64', ['batch_size', 'encoder_sequence_length']);
   const ids = g.input('input_ids', 'i64', ['batch_size', 'decoder_sequence_length']);
-  const memory = g.input('encoder_hidden_states', 'f32', ['batch_size', 'encoder_sequence_length', D]);
+  const memory = cachedOnly
+    ? undefined
+    : g.input('encoder_hidden_states', 'f32', ['batch_size', 'encoder_sequence_length', D]);
   const past: Tensor[] = [];
   for (let i = 0; i < ic.decoderLayers; i++) {
     const dec = [`past_key_values.${i}.decoder.key`, `past_key_values.${i}.decoder.value`];
     const enc = [`past_key_values.${i}.encoder.key`, `past_key_values.${i}.encoder.value`];
     for (const n of dec) past.push(g.input(n, 'f32', ['batch_size', H, 'past_decoder_sequence_length', K]));
-    for (const n of enc) past.push(g.input(n, 'f32', ['batch_size', H, 'encoder_sequence_length_out', K]));
+    // The cached graph reads these as its cross-attention keys, so they have the mask's length.
+    const S = cachedOnly ? 'encoder_sequence_length' : 'encoder_sequence_length_out';
+    for (const n of enc) past.push(g.input(n, 'f32', ['batch_size', H, S, K]));
   }
-  const useCache = g.input('use_cache_branch', 'bool', [1]);
+  const useCache = cachedOnly ? undefined : g.input('use_cache_branch', 'bool', [1]);
 
   const pastLen = g.emit({
     opType: 'Gather',
@@ -219,27 +233,30 @@ export function decoderGraph(
         present.push(k, v);
         return attend(p, `${l}.self_attn`, q, k, v, selfBias, D);
       });
-      const [ek, ev] = ifThenElse(
-        useCache,
-        (b) => {
-          // The cached branch passes the past through; its dims are declared like the other branch's.
-          const out = (t: Tensor): Tensor =>
-            b.graph.emit({
-              opType: 'Identity',
-              inputs: [b.capture(t)],
-              outputs: [{ dtype: 'f32', dims: ['batch_size', H, 'encoder_sequence_length', K] }],
-              hint: 'cached',
-            })[0]!;
-          return [out(pek), out(pev)];
-        },
-        (b) => {
-          const m = b.capture(memory);
-          return [
-            heads(linear(p, `${l}.cross_attn.k`, m), H, K),
-            heads(linear(p, `${l}.cross_attn.v`, m), H, K),
-          ];
-        },
-      ) as [Tensor, Tensor];
+      const [ek, ev] =
+        useCache === undefined || memory === undefined
+          ? [pek, pev]
+          : (ifThenElse(
+              useCache,
+              (b) => {
+                // The cached branch passes the past through; its dims are declared like the other branch's.
+                const out = (t: Tensor): Tensor =>
+                  b.graph.emit({
+                    opType: 'Identity',
+                    inputs: [b.capture(t)],
+                    outputs: [{ dtype: 'f32', dims: ['batch_size', H, 'encoder_sequence_length', K] }],
+                    hint: 'cached',
+                  })[0]!;
+                return [out(pek), out(pev)];
+              },
+              (b) => {
+                const m = b.capture(memory);
+                return [
+                  heads(linear(p, `${l}.cross_attn.k`, m), H, K),
+                  heads(linear(p, `${l}.cross_attn.v`, m), H, K),
+                ];
+              },
+            ) as [Tensor, Tensor]);
       present.push(ek, ev);
       const bb = residual(r, p, `${l}.ln2`, a, (z) =>
         attend(p, `${l}.cross_attn`, heads(linear(p, `${l}.cross_attn.q`, z), H, K), ek, ev, crossBias, D),
@@ -250,7 +267,9 @@ export function decoderGraph(
   const hidden = r.pre ? norm(p, 'dec.ln', x, r.eps) : x; // [B, T, D]
   const logits = matMul(hidden, transpose(table, [1, 0])); // [B, T, V]
   g.output(opts.rawLogits === true ? logits : logSoftmax(logits, -1), 'logits');
-  cacheNames(ic.decoderLayers, 'present').forEach((n, i) => g.output(present[i]!, n));
+  cacheNames(ic.decoderLayers, 'present').forEach((n, i) => {
+    if (!cachedOnly || n.includes('.decoder.')) g.output(present[i]!, n);
+  });
   return g;
 }
 

@@ -6,9 +6,10 @@
  * How a source goes through it:
  *
  * 1. `add` queues it (its options checked at once, as `generate` checks them).
- * 2. The next `step` admits everything queued: the sources are encoded and take their first step
- *    together through the bundle's merged decoder (which computes their cross-attention caches),
- *    their first tokens are chosen, and their rows (one per candidate) are copied into the batch.
+ * 2. The next `step` admits everything queued: the sources are encoded together, a small graph
+ *    projects the encoder outputs into their cross-attention caches (`crossCacheGraph`), and their
+ *    rows (one per candidate, the self-attention cache empty) join the batch, to take their first
+ *    step in the same decoder run as everyone else.
  * 3. Every `step` then runs the row-wise decoder (`decoderStepGraph`): one token per row, each row at
  *    its own position, seeing only its own past. The self-attention cache is right-aligned: all rows
  *    append at the same column, and a row that has consumed L tokens owns the last L columns (the

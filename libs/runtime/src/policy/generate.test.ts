@@ -23,10 +23,16 @@ import { lengthGroups } from './length-groups.js';
 const DEFAULTS = TEST_DEFAULTS;
 
 test('KV-cached decoding gives the log-softmaxed logits of full recomputation by the training graph (≤ 1e-5)', async () => {
-  for (const preNorm of [true, false]) {
+  // Both decoders: the cached one (steps after the first) and the merged one throughout.
+  for (const [preNorm, cachedDecoder] of [
+    [true, true],
+    [false, true],
+    [true, false],
+  ]) {
     const c = { ...SMALL, preNorm };
     const params = randomParams(c, 3, 2);
-    const model = await Seq2SeqModel.fromParams(c, params, DEFAULTS);
+    const model = await Seq2SeqModel.fromParams(c, params, DEFAULTS, {}, { cachedDecoder });
+    assert.equal(model.hasCachedDecoder, cachedDecoder);
     // The training graph: encoder + decoder over the whole prefix, log-probs of every position (the
     // inference decoder emits its logits log-softmaxed).
     const table = new ParamTable(transformerParams(c));
@@ -60,7 +66,10 @@ test('KV-cached decoding gives the log-softmaxed logits of full recomputation by
           worst = Math.max(worst, Math.abs(got[b * c.vocabSize + v]! - want[t * c.vocabSize + v]!));
       }
     }
-    assert.ok(worst <= 1e-5, `preNorm=${preNorm}: max |cached − full| = ${worst}`);
+    assert.ok(
+      worst <= 1e-5,
+      `preNorm=${preNorm}, cachedDecoder=${cachedDecoder}: max |cached − full| = ${worst}`,
+    );
     await full.release();
     await model.release();
   }

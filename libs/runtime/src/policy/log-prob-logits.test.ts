@@ -27,6 +27,8 @@ async function bundleOf(dir: string, name: string, params: Float32Array): Promis
   return writePolicyBundle(join(dir, name), {
     config: SMALL,
     params,
+    // Trainer state, as the trainer's and `rest pretrain`'s bundles have: the cached decoder is built from it.
+    trainerState: { step: 0, params, slots: {} },
     tokenizerDir: tokDir,
     generation: { maxLength: 16 },
   });
@@ -150,10 +152,17 @@ test('a raw-logits decoder and the normalised one decode alike: greedy, beam, sa
     const raw = await bundleOf(dir, 'raw', params);
     await makeRaw(raw, params);
     const rawModel = (await Seq2SeqModel.load(raw)).model;
-    const { model: normalised, manifest } = await Seq2SeqModel.load(await bundleOf(dir, 'ours', params));
+    const ours = await bundleOf(dir, 'ours', params);
+    const { model: normalised, manifest } = await Seq2SeqModel.load(ours);
     const inMemory = await Seq2SeqModel.fromParams(SMALL, params, manifest.generation);
+    // Ours without the cached decoder: the merged graph's `If` for every step, as transformers.js runs it.
+    const mergedOnly = (await Seq2SeqModel.load(ours, {}, { cachedDecoder: false })).model;
     assert.equal(rawModel.logitsNormalized, false);
     assert.equal(inMemory.logitsNormalized, true);
+    assert.deepEqual(
+      [rawModel, normalised, inMemory, mergedOnly].map((m) => m.hasCachedDecoder),
+      [false, true, true, false],
+    );
     const sources = randomSources(8, SMALL.vocabSize, 13);
     const cases: DecodingOptions[] = [
       { strategy: 'greedy' },
@@ -169,6 +178,7 @@ test('a raw-logits decoder and the normalised one decode alike: greedy, beam, sa
       const got = await generate(normalised, sources, opts);
       assertSame(got, want, `bundle ${what}`);
       assertSame(await generate(inMemory, sources, opts), want, `fromParams ${what}`);
+      assertSame(await generate(mergedOnly, sources, opts), want, `merged decoder only ${what}`);
       // Read as they are: f32 values, no float64 normaliser subtracted.
       for (const c of got.flat())
         assert.ok(
@@ -196,6 +206,7 @@ test('a raw-logits decoder and the normalised one decode alike: greedy, beam, sa
     await rawModel.release();
     await normalised.release();
     await inMemory.release();
+    await mergedOnly.release();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

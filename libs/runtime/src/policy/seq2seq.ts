@@ -14,7 +14,9 @@ import {
   type ValueSpec,
 } from '../session/session.js';
 import { cacheNames, decoderGraph, encoderGraph } from '../models/inference-graphs.js';
-import type { TransformerConfig } from '../models/config.js';
+import { transformerParams, type TransformerConfig } from '../models/config.js';
+import { ParamTable } from '../params/param-table.js';
+import { loadCheckpoint } from '../checkpoint/safetensors.js';
 import { lengthGroups } from './length-groups.js';
 import {
   BUNDLE_FILES,
@@ -119,7 +121,16 @@ export function takeRows<D extends 'f32' | 'i64'>(t: HostTensor<D>, pick: readon
   return hostTensor<D>(t.dtype, [pick.length, ...t.dims.slice(1)], out);
 }
 
-/** Two sessions and what decoding needs to know about them. */
+/** Options of {@link Seq2SeqModel.load} and {@link Seq2SeqModel.fromParams}. */
+export interface LoadOptions {
+  /**
+   * Build the cached decoder for the steps after the first (where the parameters are at hand).
+   * @default true
+   */
+  cachedDecoder?: boolean;
+}
+
+/** The sessions and what decoding needs to know about them. */
 export class Seq2SeqModel {
   private constructor(
     private readonly encoder: Session,
@@ -136,6 +147,11 @@ export class Seq2SeqModel {
      * token's log-prob directly instead of normalising the row.
      */
     readonly logitsNormalized: boolean,
+    /**
+     * The cached half of the decoder (`decoderGraph(…, { cachedOnly: true })`), run for every step
+     * after a state's first; undefined for foreign bundles, which run the merged decoder throughout.
+     */
+    private readonly cached?: Session,
   ) {
     this.dModel = heads * headDim;
     const present = cacheNames(layers, 'present');
@@ -161,25 +177,44 @@ export class Seq2SeqModel {
    */
   private spare: StepBuffers | undefined;
 
-  /** Opens a bundle folder's ONNX files after checking them against its config (BundleError otherwise). */
+  /**
+   * Opens a bundle folder's ONNX files after checking them against its config (BundleError otherwise).
+   * A bundle of ours (transformer config, trainer state and normalised logits in its manifest) also
+   * gets the cached decoder, built from `trainer/state.safetensors`, unless `load.cachedDecoder` is
+   * false: the same parameters as `decoder_model_merged.onnx`, so the same log-probs up to float
+   * rounding, without the merged graph's per-step copy of the cross-attention cache.
+   */
   static async load(
     dir: string,
     opts: SessionOptions = {},
+    load: LoadOptions = {},
   ): Promise<{ model: Seq2SeqModel; manifest: BundleManifest }> {
     const manifest = await readBundleManifest(dir);
-    const enc = await Session.load(await readFile(join(dir, BUNDLE_FILES.encoder)), opts);
-    let dec: Session;
+    const opened: Session[] = [];
     try {
-      dec = await Session.load(await readFile(join(dir, BUNDLE_FILES.decoder)), opts);
+      const enc = await Session.load(await readFile(join(dir, BUNDLE_FILES.encoder)), opts);
+      opened.push(enc);
+      const dec = await Session.load(await readFile(join(dir, BUNDLE_FILES.decoder)), opts);
+      opened.push(dec);
+      const config = manifest.transformer;
+      let cached: Session | undefined;
+      if (
+        (load.cachedDecoder ?? true) &&
+        config !== undefined &&
+        manifest.hasTrainerState &&
+        manifest.logitsNormalized
+      ) {
+        const table = new ParamTable(transformerParams(config));
+        const state = await loadCheckpoint(join(dir, BUNDLE_FILES.trainerState), table);
+        cached = await Session.create(
+          decoderGraph(config, Float32Array.from(state.params), { cachedOnly: true }),
+          opts,
+        );
+        opened.push(cached);
+      }
+      return { model: Seq2SeqModel.check(enc, dec, manifest, dir, cached), manifest };
     } catch (e) {
-      await enc.release();
-      throw e;
-    }
-    try {
-      return { model: Seq2SeqModel.check(enc, dec, manifest, dir), manifest };
-    } catch (e) {
-      await enc.release();
-      await dec.release();
+      for (const s of opened) await s.release();
       throw e;
     }
   }
@@ -193,9 +228,14 @@ export class Seq2SeqModel {
     params: Float32Array,
     defaults: GenerationDefaults,
     opts: SessionOptions = {},
+    load: LoadOptions = {},
   ): Promise<Seq2SeqModel> {
     const enc = await Session.create(encoderGraph(config, params), opts);
     const dec = await Session.create(decoderGraph(config, params), opts);
+    const cached =
+      (load.cachedDecoder ?? true)
+        ? await Session.create(decoderGraph(config, params, { cachedOnly: true }), opts)
+        : undefined;
     return new Seq2SeqModel(
       enc,
       dec,
@@ -206,10 +246,17 @@ export class Seq2SeqModel {
       defaults,
       true,
       true,
+      cached,
     );
   }
 
-  private static check(enc: Session, dec: Session, m: BundleManifest, dir: string): Seq2SeqModel {
+  private static check(
+    enc: Session,
+    dec: Session,
+    m: BundleManifest,
+    dir: string,
+    cached: Session | undefined,
+  ): Seq2SeqModel {
     const ef = `bundle ${dir}: ${BUNDLE_FILES.encoder}`;
     const df = `bundle ${dir}: ${BUNDLE_FILES.decoder}`;
     expectIo(ef, enc.inputs, 'input_ids', 'i64', [null, null]);
@@ -240,6 +287,7 @@ export class Seq2SeqModel {
       m.generation,
       hasMask,
       m.logitsNormalized,
+      cached,
     );
   }
 
@@ -314,10 +362,15 @@ export class Seq2SeqModel {
    */
   async step(state: DecoderState, tokens: BigInt64Array, t = 1): Promise<Float32Array> {
     const { rows } = state;
+    const cached = state.length > 0 ? this.cached : undefined;
     const feeds: Record<string, HostTensor> = {
       input_ids: hostTensor('i64', [rows, t], tokens),
-      encoder_hidden_states: state.hidden,
-      use_cache_branch: hostTensor('bool', [1], Uint8Array.of(state.length > 0 ? 1 : 0)),
+      ...(cached === undefined
+        ? {
+            encoder_hidden_states: state.hidden,
+            use_cache_branch: hostTensor('bool', [1], Uint8Array.of(state.length > 0 ? 1 : 0)),
+          }
+        : {}),
       ...state.past,
     };
     if (this.hasEncoderMask) feeds.encoder_attention_mask = state.mask;
@@ -342,7 +395,7 @@ export class Seq2SeqModel {
       pair[k] = ensure(pair[k], size, (m) => new Float32Array(m));
       into[n] = hostTensor('f32', [rows, this.heads, len, this.headDim], pair[k].subarray(0, size));
     }
-    await this.decoder.run(feeds, into, fetch);
+    await (cached ?? this.decoder).run(feeds, into, fetch);
     for (const n of fetch) if (n !== 'logits') state.past[this.pastOf.get(n)!] = into[n] as HostTensor<'f32'>;
     state.length = total;
     return into.logits.data as Float32Array;
@@ -404,8 +457,14 @@ export class Seq2SeqModel {
     return hostTensor('f32', [rows, S, this.dModel], this.zeros.subarray(0, n));
   }
 
+  /** Whether steps after the first run the cached decoder (see {@link Seq2SeqModel.load}). */
+  get hasCachedDecoder(): boolean {
+    return this.cached !== undefined;
+  }
+
   async release(): Promise<void> {
     await this.encoder.release();
     await this.decoder.release();
+    await this.cached?.release();
   }
 }

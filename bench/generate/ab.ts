@@ -1,13 +1,19 @@
 /**
- * Our decoding on two bundles of the same model in one process, rounds alternating (A B, then B A), so
- * that both see the same machine load: meant for a bundle whose decoder emits raw logits (normalised
- * per row in JavaScript) against its re-export whose decoder emits log-probabilities
- * (`bench/generate/rebundle.ts`). Reports per side the median round, generated tokens/s, where the
- * time goes (encoder, decoder, other = JavaScript) and the B/A speed ratio; greedy outputs are
- * compared token for token.
+ * Our decoding on two sides in one process, rounds alternating (A B, then B A), so that both see the
+ * same machine load. A side is a bundle loaded with or without the cached decoder
+ * (`--a-cached`, `--b-cached`; `Seq2SeqModel.load`'s `cachedDecoder`). Meant for:
  *
- *   node --conditions=source --import tsx bench/generate/normaliser-ab.ts --a policies/pretrained \
- *     --b policies/pretrained-v2 [--sentences 200] [--rounds 6] [--threads 2] [--modes greedy,sample]
+ * - a bundle whose decoder emits raw logits (normalised per row in JavaScript) against its re-export
+ *   whose decoder emits log-probabilities (`bench/generate/rebundle.ts`);
+ * - one bundle of ours with the merged decoder throughout (`--a-cached off`) against the cached
+ *   decoder for the steps after the first (`--b` the same bundle).
+ *
+ * Reports per side the median round, generated tokens/s, where the time goes (encoder, decoder,
+ * other = JavaScript) and the B/A speed ratio; greedy outputs are compared token for token.
+ *
+ *   node --conditions=source --import tsx bench/generate/ab.ts --a policies/pretrained \
+ *     --b policies/pretrained-v2 [--a-cached on|off] [--b-cached on|off] [--sentences 200] \
+ *     [--rounds 6] [--threads 2] [--modes greedy,sample] [--batch 32]
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -19,6 +25,8 @@ const { values: args } = parseArgs({
   options: {
     a: { type: 'string', default: 'policies/pretrained' },
     b: { type: 'string', default: 'policies/pretrained-v2' },
+    'a-cached': { type: 'string', default: 'on' },
+    'b-cached': { type: 'string', default: 'on' },
     sentences: { type: 'string', default: '200' },
     n: { type: 'string', default: '8' },
     batch: { type: 'string', default: '32' },
@@ -37,6 +45,11 @@ const batch = Number(args.batch);
 const rounds = Number(args.rounds);
 const threads = Number(args.threads);
 const maxNew = Number(args['max-new']);
+const onOff = (flag: 'a-cached' | 'b-cached'): boolean => {
+  if (args[flag] !== 'on' && args[flag] !== 'off') throw new Error(`--${flag} must be on or off`);
+  return args[flag] === 'on';
+};
+const cached = [onOff('a-cached'), onOff('b-cached')] as const;
 
 const sources = readFileSync(resolve(args.data, 'valid.de'), 'utf8')
   .split('\n')
@@ -77,9 +90,14 @@ function instrument(side: Side): void {
   }
 }
 
-async function load(dir: string): Promise<Side> {
-  const { model } = await Seq2SeqModel.load(resolve(dir), { intraOpThreads: threads, allowSpinning: false });
-  const side: Side = { name: dir, model, now: { totalMs: 0, encoderMs: 0, decoderMs: 0, tokens: 0 } };
+async function load(dir: string, cachedDecoder: boolean): Promise<Side> {
+  const { model } = await Seq2SeqModel.load(
+    resolve(dir),
+    { intraOpThreads: threads, allowSpinning: false },
+    { cachedDecoder },
+  );
+  const name = `${dir}${model.hasCachedDecoder ? ' (cached decoder)' : ' (merged decoder only)'}`;
+  const side: Side = { name, model, now: { totalMs: 0, encoderMs: 0, decoderMs: 0, tokens: 0 } };
   instrument(side);
   return side;
 }
@@ -104,7 +122,7 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-const sides = [await load(args.a), await load(args.b)] as const;
+const sides = [await load(args.a, cached[0]), await load(args.b, cached[1])] as const;
 const results: object[] = [];
 for (const mode of args.modes.split(',')) {
   const sample = mode === 'sample';
@@ -132,6 +150,7 @@ for (const mode of args.modes.split(',')) {
     return {
       bundle: sides[k]!.name,
       logitsNormalized: sides[k]!.model.logitsNormalized,
+      cachedDecoder: sides[k]!.model.hasCachedDecoder,
       tokS: (tokens / ms) * 1000,
       medianMs: Math.round(median(rs.map((x) => x.totalMs))),
       encoderMs: Math.round(median(rs.map((x) => x.encoderMs))),
