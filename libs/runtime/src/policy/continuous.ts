@@ -23,17 +23,14 @@
  * token choice and sampling streams), up to float rounding of the log-probs: the batch around it only
  * changes the shapes the matrix products run at.
  */
-import { join } from 'node:path';
 import { Session, hostTensor, type HostTensor, type SessionOptions } from '../session/session.js';
 import { crossCacheGraph, decoderStepGraph } from '../models/inference-graphs.js';
-import { transformerParams, type TransformerConfig } from '../models/config.js';
-import { ParamTable } from '../params/param-table.js';
-import { loadCheckpoint } from '../checkpoint/safetensors.js';
-import { BUNDLE_FILES, type BundleManifest } from './bundle.js';
+import type { TransformerConfig } from '../models/config.js';
+import type { BundleManifest } from './bundle.js';
 import { rng } from '../params/random.js';
 import { DecodingError, resolveDecoding, rowSeed, type Candidate, type DecodingOptions } from './generate.js';
 import { RowChooser } from './row-choice.js';
-import type { Seq2SeqModel } from './seq2seq.js';
+import { trainerParams, type Seq2SeqModel } from './seq2seq.js';
 
 /** Ended rows are dropped once at least this fraction of the batch has ended (see generate.ts). */
 const DROP_FRACTION = 1 / 8;
@@ -186,9 +183,7 @@ export class ContinuousBatch {
   ): Promise<ContinuousBatch | undefined> {
     const config = manifest.transformer;
     if (config === undefined || !manifest.hasTrainerState || !manifest.logitsNormalized) return undefined;
-    const table = new ParamTable(transformerParams(config));
-    const state = await loadCheckpoint(join(manifest.dir, BUNDLE_FILES.trainerState), table);
-    return ContinuousBatch.create(model, config, Float32Array.from(state.params), opts, batching);
+    return ContinuousBatch.create(model, config, await trainerParams(manifest.dir, config), opts, batching);
   }
 
   /** Rows in the batch that are still decoding. */

@@ -121,6 +121,13 @@ export function takeRows<D extends 'f32' | 'i64'>(t: HostTensor<D>, pick: readon
   return hostTensor<D>(t.dtype, [pick.length, ...t.dims.slice(1)], out);
 }
 
+/** The parameters in a bundle's `trainer/state.safetensors` (`transformerParams(config)` layout). */
+export async function trainerParams(dir: string, config: TransformerConfig): Promise<Float32Array> {
+  const table = new ParamTable(transformerParams(config));
+  const state = await loadCheckpoint(join(dir, BUNDLE_FILES.trainerState), table);
+  return Float32Array.from(state.params);
+}
+
 /** Options of {@link Seq2SeqModel.load} and {@link Seq2SeqModel.fromParams}. */
 export interface LoadOptions {
   /**
@@ -204,10 +211,8 @@ export class Seq2SeqModel {
         manifest.hasTrainerState &&
         manifest.logitsNormalized
       ) {
-        const table = new ParamTable(transformerParams(config));
-        const state = await loadCheckpoint(join(dir, BUNDLE_FILES.trainerState), table);
         cached = await Session.create(
-          decoderGraph(config, Float32Array.from(state.params), { cachedOnly: true }),
+          decoderGraph(config, await trainerParams(dir, config), { cachedOnly: true }),
           opts,
         );
         opened.push(cached);
