@@ -14,6 +14,7 @@ import {
   type ValueSpec,
 } from '../session/session.js';
 import { cacheNames, decoderGraph, encoderGraph } from '../models/inference-graphs.js';
+import type { Graph } from '../graph/graph.js';
 import { transformerParams, type TransformerConfig } from '../models/config.js';
 import { ParamTable } from '../params/param-table.js';
 import { loadCheckpoint } from '../checkpoint/safetensors.js';
@@ -235,24 +236,36 @@ export class Seq2SeqModel {
     opts: SessionOptions = {},
     load: LoadOptions = {},
   ): Promise<Seq2SeqModel> {
-    const enc = await Session.create(encoderGraph(config, params), opts);
-    const dec = await Session.create(decoderGraph(config, params), opts);
-    const cached =
-      (load.cachedDecoder ?? true)
-        ? await Session.create(decoderGraph(config, params, { cachedOnly: true }), opts)
-        : undefined;
-    return new Seq2SeqModel(
-      enc,
-      dec,
-      config.decoderLayers,
-      config.heads,
-      config.dModel / config.heads,
-      config.vocabSize,
-      defaults,
-      true,
-      true,
-      cached,
-    );
+    const opened: Session[] = [];
+    const open = async (graph: Graph): Promise<Session> => {
+      const session = await Session.create(graph, opts);
+      opened.push(session);
+      return session;
+    };
+    try {
+      const enc = await open(encoderGraph(config, params));
+      const dec = await open(decoderGraph(config, params));
+      const cached =
+        (load.cachedDecoder ?? true)
+          ? await open(decoderGraph(config, params, { cachedOnly: true }))
+          : undefined;
+      return new Seq2SeqModel(
+        enc,
+        dec,
+        config.decoderLayers,
+        config.heads,
+        config.dModel / config.heads,
+        config.vocabSize,
+        defaults,
+        true,
+        true,
+        cached,
+      );
+    } catch (e) {
+      // A session that failed to open leaves none of the others behind.
+      for (const s of opened) await s.release();
+      throw e;
+    }
   }
 
   private static check(
