@@ -13,7 +13,7 @@
  *   `rest.v1.PolicyService/Translate` with `-c <level>` for `--duration` seconds (after a 2 s
  *   warm-up run), cycling through Multi30k valid.de; tokens come from the server's own
  *   `policy_generated_tokens_total`.
- * - Each level runs `--rounds` alternating rounds of both sides and reports each side's best round
+ * - Each level runs `--rounds` alternating rounds of every side and reports each side's best round
  *   (highest translations/s, with that round's latencies).
  * - In-process is what a caller linking @rest/runtime would do with the same concurrency and the
  *   same generation as the server:
@@ -25,6 +25,12 @@
  *     options, detokenised, back to back; a translation's latency is its batch's time (no RPC, no
  *     queueing, perfectly full batches: the ceiling of the batcher alone).
  *   The overhead is that of the server against the in-process side of its own kind.
+ * - The serving layer without gRPC: `<level>` callers in this process, each calling the server's own
+ *   `PolicyServing.generate` (the code a `Translate` handler calls: routing, the policy lease,
+ *   tokenisation, the batcher or continuous batch, detokenisation, metrics) for its next source as
+ *   soon as its last is answered. It splits the overhead in two: the serving layer (in-process
+ *   side → serving) and the gRPC hop with the load tool (serving → ghz), which on one machine
+ *   includes ghz's own CPU time on the cores the decoder uses.
  * - transformers.js in-process is the peer a Node team would reach for: the same bundle loaded with
  *   `AutoModelForSeq2SeqLM` (remote models off), batches of `<level>` sources with our tokenizer's
  *   ids (the same ids, see the cli parity test), right-padded, greedy `generate` of `--max-new`
@@ -42,7 +48,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, startPolicyServer } from '@rest/policy-server';
+import { loadConfig, startPolicyServer, type PolicyServer } from '@rest/policy-server';
 import {
   ContinuousBatch,
   generate,
@@ -273,6 +279,61 @@ function inProcessTransformersJs(
   });
 }
 
+/**
+ * `level` callers on the server's `PolicyServing.generate`, no gRPC (see the module comment); the
+ * mean batch comes from the server's histogram, as over gRPC.
+ */
+async function inServing(server: PolicyServer, level: number): Promise<Figures> {
+  const metricsPort = server.metricsPort!;
+  const before = await Promise.all(BATCH_SERIES.map((n) => metric(metricsPort, n)));
+  const latencies: number[] = [];
+  let tokens = 0;
+  let next = 0;
+  const started = performance.now();
+  const deadline = started + durationS * 1000;
+  const caller = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      const out = await server.serving.generate({
+        target: { kind: 'policy', policyId },
+        requestKey: '',
+        api: 'translate',
+        signal: new AbortController().signal,
+        sources: [sources[next++ % sources.length]!],
+        decoding: {
+          strategy: 'greedy',
+          temperature: 0,
+          topK: 0,
+          topP: 0,
+          seed: undefined,
+          maxNewTokens: maxNew,
+          numBeams: 0,
+          lengthPenalty: undefined,
+          numReturn: 0,
+        },
+        paths: {
+          policy: 'TranslateRequest.policy',
+          source: (i) => `TranslateRequest.sources[${i}]`,
+          decoding: (field) => `TranslateRequest.decoding.${field}`,
+        },
+      });
+      tokens += out.results[0]![0]!.tokenIds.length;
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: level }, caller));
+  const after = await Promise.all(BATCH_SERIES.map((n) => metric(metricsPort, n)));
+  const [sum, count] = after.map((a, i) => a - before[i]!);
+  const figures = inProcessFigures(started, latencies, tokens, sum! / count!);
+  console.error(
+    `  c=${level}: serving layer ${figures.translationsPerS.toFixed(1)} translations/s, mean batch ${figures.meanBatch.toFixed(1)}`,
+  );
+  return figures;
+}
+
+/** The server's batch-size histogram: sum and count of sources per batch. */
+const BATCH_SERIES = ['policy_batch_sources_sum', 'policy_batch_sources_count'];
+
 interface GhzReport {
   count: number;
   total: number;
@@ -456,6 +517,7 @@ try {
     // round down, so the best round is the least disturbed one.
     let local: Figures | undefined;
     let batches: Figures | undefined;
+    let serving: Figures | undefined;
     let remote: Figures | undefined;
     let peer: Figures | undefined;
     const best = (a: Figures | undefined, b: Figures): Figures =>
@@ -463,15 +525,18 @@ try {
     for (let round = 0; round < rounds; round++) {
       if (continuous !== undefined) local = best(local, await inProcessContinuous(continuous, tok, level));
       batches = best(batches, await inProcess(model, tok, level));
+      serving = best(serving, await inServing(server, level));
       remote = best(remote, await overGrpc(address, server.metricsPort!, dataFile, level));
       peer = best(peer, await inProcessTransformersJs(theirs, tok, level));
     }
     const own = local ?? batches!;
     const overhead = 1 - remote!.translationsPerS / own.translationsPerS;
+    const servingLayer = 1 - serving!.translationsPerS / own.translationsPerS;
+    const grpcHop = 1 - remote!.translationsPerS / serving!.translationsPerS;
     const cells = (f: Figures): string =>
       `${f.translationsPerS.toFixed(1)} | ${f.tokensPerS.toFixed(0)} | ${f.p50Ms.toFixed(1)} | ${f.p99Ms.toFixed(1)}`;
     rows.push(
-      `| ${level} | ${cells(remote!)} | ${remote!.meanBatch.toFixed(1)} | ${remote!.errors} | ${cells(own)} | ${(overhead * 100).toFixed(1)}% | ${continuous === undefined ? '–' : batches!.translationsPerS.toFixed(1)} | ${peer!.translationsPerS.toFixed(1)} | ${peer!.p50Ms.toFixed(1)} | ${(remote!.translationsPerS / peer!.translationsPerS).toFixed(2)}× |`,
+      `| ${level} | ${cells(remote!)} | ${remote!.meanBatch.toFixed(1)} | ${remote!.errors} | ${cells(own)} | ${(overhead * 100).toFixed(1)}% | ${serving!.translationsPerS.toFixed(1)} | ${(servingLayer * 100).toFixed(1)}% | ${(grpcHop * 100).toFixed(1)}% | ${continuous === undefined ? '–' : batches!.translationsPerS.toFixed(1)} | ${peer!.translationsPerS.toFixed(1)} | ${peer!.p50Ms.toFixed(1)} | ${(remote!.translationsPerS / peer!.translationsPerS).toFixed(2)}× |`,
     );
     console.error(`concurrency ${level} done`);
   }
@@ -487,7 +552,9 @@ console.log(
 console.log('');
 const kind = continuous === undefined ? 'in-process batches' : 'in-process continuous';
 console.log(
-  `| concurrency | gRPC translations/s | gRPC tokens/s | gRPC p50 ms | gRPC p99 ms | gRPC mean batch | errors | ${kind} translations/s | tokens/s | p50 ms | p99 ms | gRPC overhead | in-process batches translations/s | transformers.js translations/s | transformers.js p50 ms | gRPC / transformers.js |`,
+  `| concurrency | gRPC translations/s | gRPC tokens/s | gRPC p50 ms | gRPC p99 ms | gRPC mean batch | errors | ${kind} translations/s | tokens/s | p50 ms | p99 ms | gRPC overhead | serving layer translations/s | of which serving layer | of which gRPC hop | in-process batches translations/s | transformers.js translations/s | transformers.js p50 ms | gRPC / transformers.js |`,
 );
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log(
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+);
 for (const row of rows) console.log(row);
