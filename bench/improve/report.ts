@@ -27,7 +27,8 @@ export interface Row {
   seconds: number;
   /**
    * With a held-out report set: the trained checkpoint the step kept (its optimizer step) and its
-   * mean reward on the selection set (the trainer's validation set); absent for step 0 and older runs.
+   * mean reward on the selection set (the trainer's validation set); for step 0, the starting
+   * policy's reward there (once an Improve step has validated it). Absent in older runs.
    */
   selected?: { step: number; reward: number };
 }
@@ -51,7 +52,7 @@ export function formatTable(start: Row, rows: readonly Row[], set = 'valid', sel
   const lines = [
     `| objective | step | filter | kept | peak lr |${sel} ${set} reward ± SE | Δ vs previous step ± SE (paired) | BLEU | length ratio | train tokens/s | wall s |`,
     `|---|---|---|---|---|${selection === undefined ? '' : '---|'}---|---|---|---|---|---|`,
-    `| (start) | 0 | | | |${selection === undefined ? '' : ' |'} ${f(start.reward, 4)} ± ${f(start.rewardSe, 4)} | | ${f(start.bleu, 2)} | ${f(start.lengthRatio, 3)} | | ${f(start.seconds, 0)} |`,
+    `| (start) | 0 | | | |${selection === undefined ? '' : start.selected === undefined ? ' |' : ` 0 (${f(start.selected.reward, 4)}) |`} ${f(start.reward, 4)} ± ${f(start.rewardSe, 4)} | | ${f(start.bleu, 2)} | ${f(start.lengthRatio, 3)} | | ${f(start.seconds, 0)} |`,
   ];
   for (const r of rows) {
     const kept =

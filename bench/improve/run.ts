@@ -500,6 +500,11 @@ for (const objective of objectives) {
           },
         },
       );
+      // Every chain starts from the same policy: the first to validate it gives the start row its
+      // reward on the selection set, the bar its first kept checkpoint had to clear.
+      const startRow = results.find((x) => x.step === 0)!;
+      if (heldOut && startRow.selected === undefined && r.initial !== undefined)
+        startRow.selected = { step: 0, reward: r.initial.reward };
       // A step resumed after its best validation has no per-sentence rewards for it: re-validate. A
       // held-out report set is always validated here.
       const kept = heldOut ? undefined : evalRewards.get(r.best.step);
