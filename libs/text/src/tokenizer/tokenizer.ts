@@ -149,6 +149,9 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
       throw new TokenizerFormatError(`${name}: not JSON`, { cause });
     }
   };
-  const [json, config] = await Promise.all([read('tokenizer.json'), read('tokenizer_config.json')]);
-  return tokenizerFromJson(json, config);
+  // Both read at once; when both fail, the error names tokenizer.json whichever failed first.
+  const [json, config] = await Promise.allSettled([read('tokenizer.json'), read('tokenizer_config.json')]);
+  if (json.status === 'rejected') throw json.reason;
+  if (config.status === 'rejected') throw config.reason;
+  return tokenizerFromJson(json.value, config.value);
 }
