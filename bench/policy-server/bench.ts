@@ -5,20 +5,21 @@
  *
  *   bash bench/policy-server/install-ghz.sh      # once: ghz v0.120.0 into ~/.cache/rest-tools/bin
  *   nice node --conditions=source --import tsx bench/policy-server/bench.ts \
- *     [--bundle DIR] [--levels 1,8,64] [--duration 5] [--rounds 3] [--threads 2] [--spinning off] [--max-new 32]
+ *     [--bundle DIR] [--levels 1,8,64] [--duration 5] [--rounds 5] [--threads 2] [--spinning off] [--max-new 32]
  *     [--max-wait 1ms] [--rejoin 20ms] [--continuous on|off]
  *
  * - The server is the real one (`startPolicyServer`, config through the schema), on loopback, with
  *   NATS and FerretDB from testkit, serving the bundle from a local folder. ghz calls
  *   `rest.v1.PolicyService/Translate` with `-c <level>` for `--duration` seconds (after a 2 s
- *   warm-up run), cycling through Multi30k valid.de; tokens come from the server's own
- *   `policy_generated_tokens_total`.
- * - Each level runs `--rounds` alternating rounds of every side and reports each side's best round
- *   (highest translations/s, with that round's latencies).
+ *   warm-up run before a level's first round), cycling through Multi30k valid.de; tokens come
+ *   from the server's own `policy_generated_tokens_total`.
+ * - Each level runs `--rounds` rounds of every side, each round starting one side later than the
+ *   last; ratios are taken within a round and reported as the median (and range) over rounds, a
+ *   side's figures as its median round's (see "Rounds" in the README).
  * - In-process is what a caller linking @rest/runtime would do with the same concurrency and the
  *   same generation as the server:
- *   - with `--continuous on` (the server's default, `batching.continuous`; needs a bundle of ours
- *     with its trainer state): `<level>` callers on one `ContinuousBatch`, each adding its next
+ *   - with `--continuous on` (`batching.continuous`, off by default in the server and here;
+ *     needs a bundle of ours with its trainer state): `<level>` callers on one `ContinuousBatch`, each adding its next
  *     source as soon as its last one is answered, stepped back to back; a translation's latency is
  *     from its `add` to its answer;
  *   - and, in both modes, batches of `<level>` sources, tokenised, `generate`d with the same session
@@ -68,13 +69,13 @@ const { values: args } = parseArgs({
     bundle: { type: 'string' },
     levels: { type: 'string', default: '1,8,64' },
     duration: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' },
     spinning: { type: 'string', default: 'off' },
     'max-new': { type: 'string', default: '32' },
     'max-wait': { type: 'string', default: '1ms' },
     rejoin: { type: 'string', default: '20ms' },
-    continuous: { type: 'string', default: 'on' },
+    continuous: { type: 'string', default: 'off' },
     work: { type: 'string', default: join(tmpdir(), 'rest-bench-policy-server') },
     ghz: {
       type: 'string',
@@ -148,6 +149,28 @@ interface Figures {
   readonly errors: number;
   /** Mean sources per batch (gRPC: from the server's histogram; in-process: the level). */
   readonly meanBatch: number;
+}
+
+/** The middle element by `key` (the upper one of an even count). */
+function medianBy<T>(items: readonly T[], key: (item: T) => number): T {
+  return [...items].sort((a, b) => key(a) - key(b))[Math.floor(items.length / 2)]!;
+}
+
+/** Median and range of per-round values. */
+interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+function spread(values: readonly number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return {
+    median: Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!,
+    min: Math.min(...values),
+    max: Math.max(...values),
+  };
 }
 
 /** Figures of an in-process side that started at `started`: one latency per translation. */
@@ -367,6 +390,10 @@ function runGhz(address: string, dataFile: string, level: number, seconds: numbe
       '60s',
       '--cpus',
       '1',
+      // The sources are plain text: no template actions to run per request (and a source with
+      // "{{" in it stays as written).
+      '--disable-template-functions',
+      '--disable-template-data',
       '--format',
       'json',
       address,
@@ -401,8 +428,9 @@ async function overGrpc(
   metricsPort: number,
   dataFile: string,
   level: number,
+  warmUp: boolean,
 ): Promise<Figures> {
-  await runGhz(address, dataFile, level, 2); // warm-up: connections, batchers, JIT
+  if (warmUp) await runGhz(address, dataFile, level, 2); // the server's JIT and batcher at this level
   const names = [
     'policy_generated_tokens_total',
     'policy_batch_sources_sum',
@@ -513,30 +541,55 @@ const theirs = await AutoModelForSeq2SeqLM.from_pretrained(basename(bundle), {
 const rows: string[] = [];
 try {
   for (const level of levels) {
-    // Alternating rounds, best of each side: on a shared machine contention only ever slows a
-    // round down, so the best round is the least disturbed one.
-    let local: Figures | undefined;
-    let batches: Figures | undefined;
-    let serving: Figures | undefined;
-    let remote: Figures | undefined;
-    let peer: Figures | undefined;
-    const best = (a: Figures | undefined, b: Figures): Figures =>
-      a === undefined || b.translationsPerS > a.translationsPerS ? b : a;
+    // Rounds alternate the sides, each round starting one side later than the last, so that a
+    // slow spell of the shared machine falls on every side in turn. Each ratio is taken within a
+    // round (sides seconds apart) and the table gives the median over rounds: the machine's speed
+    // drifts by ±15% from one few-second block to the next, more than the overheads measured.
+    const sides: { readonly name: string; readonly run: (round: number) => Promise<Figures> }[] = [
+      ...(continuous === undefined
+        ? []
+        : [{ name: 'continuous', run: () => inProcessContinuous(continuous, tok, level) }]),
+      { name: 'batches', run: () => inProcess(model, tok, level) },
+      { name: 'serving', run: () => inServing(server, level) },
+      {
+        name: 'grpc',
+        run: (round) => overGrpc(address, server.metricsPort!, dataFile, level, round === 0),
+      },
+      { name: 'transformers.js', run: () => inProcessTransformersJs(theirs, tok, level) },
+    ];
+    const own = continuous === undefined ? 'batches' : 'continuous';
+    const byRound: Map<string, Figures>[] = [];
     for (let round = 0; round < rounds; round++) {
-      if (continuous !== undefined) local = best(local, await inProcessContinuous(continuous, tok, level));
-      batches = best(batches, await inProcess(model, tok, level));
-      serving = best(serving, await inServing(server, level));
-      remote = best(remote, await overGrpc(address, server.metricsPort!, dataFile, level));
-      peer = best(peer, await inProcessTransformersJs(theirs, tok, level));
+      const figures = new Map<string, Figures>();
+      for (let k = 0; k < sides.length; k++) {
+        const side = sides[(round + k) % sides.length]!;
+        figures.set(side.name, await side.run(round));
+      }
+      byRound.push(figures);
+      const tps = (name: string): number => figures.get(name)!.translationsPerS;
+      console.error(
+        `  c=${level} round ${round + 1}: ${[...figures].map(([name, f]) => `${name} ${f.translationsPerS.toFixed(1)}`).join(', ')} translations/s; gRPC / in-process ${(tps('grpc') / tps(own)).toFixed(3)}, gRPC / transformers.js ${(tps('grpc') / tps('transformers.js')).toFixed(2)}`,
+      );
     }
-    const own = local ?? batches!;
-    const overhead = 1 - remote!.translationsPerS / own.translationsPerS;
-    const servingLayer = 1 - serving!.translationsPerS / own.translationsPerS;
-    const grpcHop = 1 - remote!.translationsPerS / serving!.translationsPerS;
+    const medianRound = (side: string): Figures =>
+      medianBy(
+        byRound.map((r) => r.get(side)!),
+        (f) => f.translationsPerS,
+      );
+    const ratio = (a: string, b: string): Spread =>
+      spread(byRound.map((r) => r.get(a)!.translationsPerS / r.get(b)!.translationsPerS));
+    const remote = medianRound('grpc');
+    const peer = medianRound('transformers.js');
+    const overhead = ratio('grpc', own);
+    const servingLayer = ratio('serving', own);
+    const grpcHop = ratio('grpc', 'serving');
+    const vsPeer = ratio('grpc', 'transformers.js');
+    const loss = (s: Spread): string =>
+      `${((1 - s.median) * 100).toFixed(1)}% (${((1 - s.max) * 100).toFixed(1)} to ${((1 - s.min) * 100).toFixed(1)})`;
     const cells = (f: Figures): string =>
       `${f.translationsPerS.toFixed(1)} | ${f.tokensPerS.toFixed(0)} | ${f.p50Ms.toFixed(1)} | ${f.p99Ms.toFixed(1)}`;
     rows.push(
-      `| ${level} | ${cells(remote!)} | ${remote!.meanBatch.toFixed(1)} | ${remote!.errors} | ${cells(own)} | ${(overhead * 100).toFixed(1)}% | ${serving!.translationsPerS.toFixed(1)} | ${(servingLayer * 100).toFixed(1)}% | ${(grpcHop * 100).toFixed(1)}% | ${continuous === undefined ? '–' : batches!.translationsPerS.toFixed(1)} | ${peer!.translationsPerS.toFixed(1)} | ${peer!.p50Ms.toFixed(1)} | ${(remote!.translationsPerS / peer!.translationsPerS).toFixed(2)}× |`,
+      `| ${level} | ${cells(remote)} | ${remote.meanBatch.toFixed(1)} | ${byRound.reduce((n, r) => n + r.get('grpc')!.errors, 0)} | ${cells(medianRound(own))} | ${loss(overhead)} | ${medianRound('serving').translationsPerS.toFixed(1)} | ${loss(servingLayer)} | ${loss(grpcHop)} | ${continuous === undefined ? '–' : medianRound('batches').translationsPerS.toFixed(1)} | ${peer.translationsPerS.toFixed(1)} | ${peer.p50Ms.toFixed(1)} | ${vsPeer.median.toFixed(2)}× (${vsPeer.min.toFixed(2)} to ${vsPeer.max.toFixed(2)}) |`,
     );
     console.error(`concurrency ${level} done`);
   }
@@ -547,7 +600,7 @@ try {
   await infra.stop();
 }
 console.log(
-  `bundle ${bundle}, greedy, ${maxNew} new tokens max, ${threads} intra-op threads (spinning ${args.spinning}), ${durationS} s per level, best of ${rounds} rounds, batching.continuous ${args.continuous === 'on'}, batching.maxWaitMs ${args['max-wait']}, batching.rejoinWaitMs ${args.rejoin}`,
+  `bundle ${bundle}, greedy, ${maxNew} new tokens max, ${threads} intra-op threads (spinning ${args.spinning}), ${durationS} s per level, medians of ${rounds} rounds, batching.continuous ${args.continuous === 'on'}, batching.maxWaitMs ${args['max-wait']}, batching.rejoinWaitMs ${args.rejoin}`,
 );
 console.log('');
 const kind = continuous === undefined ? 'in-process batches' : 'in-process continuous';
