@@ -49,7 +49,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig, startPolicyServer, type PolicyServer } from '@rest/policy-server';
+import type { PolicyServer } from '@rest/policy-server';
 import {
   ContinuousBatch,
   generate,
@@ -59,9 +59,8 @@ import {
   writePolicyBundle,
   type TransformerConfig,
 } from '@rest/runtime';
-import { NOOP_LOGGER } from '@rest/service-kit';
-import { startInfra } from '@rest/testkit';
 import { loadTokenizer, trainBpe, writeTokenizerFiles } from '@rest/text';
+import { bundlePolicyId, startLocalServer, translateInput } from './local-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -317,29 +316,9 @@ async function inServing(server: PolicyServer, level: number): Promise<Figures> 
   const caller = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const t0 = performance.now();
-      const out = await server.serving.generate({
-        target: { kind: 'policy', policyId },
-        requestKey: '',
-        api: 'translate',
-        signal: new AbortController().signal,
-        sources: [sources[next++ % sources.length]!],
-        decoding: {
-          strategy: 'greedy',
-          temperature: 0,
-          topK: 0,
-          topP: 0,
-          seed: undefined,
-          maxNewTokens: maxNew,
-          numBeams: 0,
-          lengthPenalty: undefined,
-          numReturn: 0,
-        },
-        paths: {
-          policy: 'TranslateRequest.policy',
-          source: (i) => `TranslateRequest.sources[${i}]`,
-          decoding: (field) => `TranslateRequest.decoding.${field}`,
-        },
-      });
+      const out = await server.serving.generate(
+        translateInput(policyId, sources[next++ % sources.length]!, maxNew),
+      );
       tokens += out.results[0]![0]!.tokenIds.length;
       latencies.push(performance.now() - t0);
     }
@@ -472,10 +451,7 @@ if (!existsSync(args.ghz)) {
 }
 await mkdir(args.work, { recursive: true });
 const bundle = args.bundle === undefined ? await syntheticBundle(args.work) : resolve(args.bundle);
-/** The id the server gives a folder: rest.json's policyId, else the folder name. */
-const policyId =
-  (JSON.parse(readFileSync(join(bundle, 'rest.json'), 'utf8')) as { policyId?: string }).policyId ??
-  basename(bundle);
+const policyId = bundlePolicyId(bundle);
 const dataFile = join(args.work, 'requests.json');
 await writeFile(
   dataFile,
@@ -488,28 +464,15 @@ await writeFile(
   ),
 );
 
-const infra = await startInfra();
-const config = loadConfig({
-  env: {
-    POLICY_GRPC__HOST: '127.0.0.1',
-    POLICY_GRPC__PORT: '0',
-    POLICY_GRPC__METRICS_PORT: '0',
-    POLICY_LOG_LEVEL: 'error',
-    POLICY_NATS_URL: infra.natsUrl,
-    POLICY_MONGO_URI: infra.mongoUri,
-    POLICY_MONGO_DB: `bench_${process.pid}`,
-    POLICY_POLICIES__DIRS: JSON.stringify([bundle]),
-    POLICY_POLICIES__PRELOAD: JSON.stringify([policyId]),
-    POLICY_RUNTIME__INTRA_OP_THREADS: String(threads),
-    POLICY_RUNTIME__ALLOW_SPINNING: String(allowSpinning),
-    POLICY_BATCHING__MAX_WAIT_MS: args['max-wait'],
-    POLICY_BATCHING__REJOIN_WAIT_MS: args.rejoin,
-    POLICY_BATCHING__MAX_BATCH_SOURCES: String(Math.max(...levels)),
-    POLICY_LIMITS__MAX_NEW_TOKENS: String(Math.max(512, maxNew)),
-    POLICY_BATCHING__CONTINUOUS: String(args.continuous === 'on'),
-  },
+const { infra, server } = await startLocalServer(bundle, {
+  POLICY_RUNTIME__INTRA_OP_THREADS: String(threads),
+  POLICY_RUNTIME__ALLOW_SPINNING: String(allowSpinning),
+  POLICY_BATCHING__MAX_WAIT_MS: args['max-wait'],
+  POLICY_BATCHING__REJOIN_WAIT_MS: args.rejoin,
+  POLICY_BATCHING__MAX_BATCH_SOURCES: String(Math.max(...levels)),
+  POLICY_LIMITS__MAX_NEW_TOKENS: String(Math.max(512, maxNew)),
+  POLICY_BATCHING__CONTINUOUS: String(args.continuous === 'on'),
 });
-const server = await startPolicyServer({ config, logger: NOOP_LOGGER });
 const address = `127.0.0.1:${server.port}`;
 const tok = await loadTokenizer(bundle);
 const { model, manifest } = await Seq2SeqModel.load(bundle, { intraOpThreads: threads, allowSpinning });

@@ -1,0 +1,73 @@
+/**
+ * The policy server both benches start: the real one on loopback (gRPC and metrics on port 0), with
+ * NATS and FerretDB from testkit, serving one bundle from its folder with the given settings on top.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { loadConfig, startPolicyServer, type PolicyServer } from '@rest/policy-server';
+import { NOOP_LOGGER } from '@rest/service-kit';
+import { startInfra, type Infra } from '@rest/testkit';
+
+/** The id the server gives a folder: rest.json's policyId, else the folder name. */
+export function bundlePolicyId(bundle: string): string {
+  return (
+    (JSON.parse(readFileSync(join(bundle, 'rest.json'), 'utf8')) as { policyId?: string }).policyId ??
+    basename(bundle)
+  );
+}
+
+/**
+ * Starts NATS, FerretDB and the server for `bundle` preloaded; `env` adds or overrides `POLICY_*`
+ * settings (threads, batching, limits).
+ */
+export async function startLocalServer(
+  bundle: string,
+  env: Readonly<Record<string, string>>,
+): Promise<{ infra: Infra; server: PolicyServer }> {
+  const infra = await startInfra();
+  const config = loadConfig({
+    env: {
+      POLICY_GRPC__HOST: '127.0.0.1',
+      POLICY_GRPC__PORT: '0',
+      POLICY_GRPC__METRICS_PORT: '0',
+      POLICY_LOG_LEVEL: 'error',
+      POLICY_NATS_URL: infra.natsUrl,
+      POLICY_MONGO_URI: infra.mongoUri,
+      POLICY_MONGO_DB: `bench_${process.pid}`,
+      POLICY_POLICIES__DIRS: JSON.stringify([bundle]),
+      POLICY_POLICIES__PRELOAD: JSON.stringify([bundlePolicyId(bundle)]),
+      ...env,
+    },
+  });
+  return { infra, server: await startPolicyServer({ config, logger: NOOP_LOGGER }) };
+}
+
+/** What a `Translate` of one source with greedy decoding asks of `PolicyServing.generate`. */
+export type GenerateInput = Parameters<PolicyServer['serving']['generate']>[0];
+
+/** The serving-layer request a `Translate` handler makes for one source, greedy, `maxNew` tokens. */
+export function translateInput(policyId: string, source: string, maxNew: number): GenerateInput {
+  return {
+    target: { kind: 'policy', policyId },
+    requestKey: '',
+    api: 'translate',
+    signal: new AbortController().signal,
+    sources: [source],
+    decoding: {
+      strategy: 'greedy',
+      temperature: 0,
+      topK: 0,
+      topP: 0,
+      seed: undefined,
+      maxNewTokens: maxNew,
+      numBeams: 0,
+      lengthPenalty: undefined,
+      numReturn: 0,
+    },
+    paths: {
+      policy: 'TranslateRequest.policy',
+      source: (i) => `TranslateRequest.sources[${i}]`,
+      decoding: (field) => `TranslateRequest.decoding.${field}`,
+    },
+  };
+}
