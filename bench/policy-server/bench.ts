@@ -19,9 +19,9 @@
  * - In-process is what a caller linking @rest/runtime would do with the same concurrency and the
  *   same generation as the server:
  *   - with `--continuous on` (`batching.continuous`, off by default in the server and here;
- *     needs a bundle of ours with its trainer state): `<level>` callers on one `ContinuousBatch`, each adding its next
- *     source as soon as its last one is answered, stepped back to back; a translation's latency is
- *     from its `add` to its answer;
+ *     needs a bundle of ours with its trainer state): `<level>` callers on one `ContinuousBatch`,
+ *     each adding its next source as soon as its last one is answered, stepped back to back; a
+ *     translation's latency is from its `add` to its answer;
  *   - and, in both modes, batches of `<level>` sources, tokenised, `generate`d with the same session
  *     options, detokenised, back to back; a translation's latency is its batch's time (no RPC, no
  *     queueing, perfectly full batches: the ceiling of the batcher alone).
@@ -167,8 +167,8 @@ function spread(values: readonly number[]): Spread {
   const mid = sorted.length / 2;
   return {
     median: Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!,
-    min: Math.min(...values),
-    max: Math.max(...values),
+    min: sorted[0]!,
+    max: sorted[sorted.length - 1]!,
   };
 }
 
