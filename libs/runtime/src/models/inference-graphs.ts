@@ -29,13 +29,14 @@
  * Parameters are baked in as initializers; dropout is off.
  */
 import { Graph, type Tensor } from '../graph/graph.js';
+import { GraphError } from '../graph/errors.js';
 import { add, mul } from '../ops/arithmetic.js';
 import { matMul } from '../ops/matmul.js';
 import { logSoftmax, softmax } from '../ops/softmax.js';
 import { concat, reshape, transpose, unsqueeze } from '../ops/shape-ops.js';
 import { greater, where } from '../ops/select.js';
 import { ifThenElse } from '../ops/control.js';
-import { scalar } from '../ops/helpers.js';
+import { scalar, shapeTensor } from '../ops/helpers.js';
 import { ParamTable } from '../params/param-table.js';
 import { transformerParams, type TransformerConfig } from './config.js';
 import {
@@ -152,8 +153,10 @@ export interface DecoderGraphOptions {
    * Build only the cached half of the merged decoder: no `encoder_hidden_states` or
    * `use_cache_branch` inputs, the cross-attention keys and values read straight from
    * `past_key_values.i.encoder.*`, and only the self-attention presents (`present.i.decoder.*`) as
-   * outputs. Our runtime runs it for every step after the first (seq2seq.ts): the merged graph's `If`
-   * copies the cross-attention cache through on each of those steps. Bundles never hold it.
+   * outputs, for one new token per row (`input_ids [batch_size, 1]`, laid out as in
+   * {@link decoderStepGraph}). Our runtime runs it for every step after the first (seq2seq.ts): the
+   * merged graph's `If` copies the cross-attention cache through on each of those steps. Bundles
+   * never hold it. Not with `rawLogits`.
    * @default false
    */
   cachedOnly?: boolean;
@@ -168,29 +171,28 @@ export function decoderGraph(
   params: Float32Array,
   opts: DecoderGraphOptions = {},
 ): Graph {
+  if (opts.cachedOnly === true) {
+    if (opts.rawLogits === true) throw new GraphError('decoderGraph: cachedOnly has no rawLogits form');
+    return cachedDecoderGraph(c, params);
+  }
   const ic = inferenceConfig(c);
   const r = resolve(ic);
   const D = ic.dModel;
   const H = ic.heads;
   const K = D / H;
-  const cachedOnly = opts.cachedOnly === true;
-  const g = new Graph(cachedOnly ? 'decoder_cached' : 'decoder_merged');
+  const g = new Graph('decoder_merged');
   const p = constants(g, ic, params);
   const encMask = g.input('encoder_attention_mask', 'i64', ['batch_size', 'encoder_sequence_length']);
   const ids = g.input('input_ids', 'i64', ['batch_size', 'decoder_sequence_length']);
-  const memory = cachedOnly
-    ? undefined
-    : g.input('encoder_hidden_states', 'f32', ['batch_size', 'encoder_sequence_length', D]);
+  const memory = g.input('encoder_hidden_states', 'f32', ['batch_size', 'encoder_sequence_length', D]);
   const past: Tensor[] = [];
   for (let i = 0; i < ic.decoderLayers; i++) {
     const dec = [`past_key_values.${i}.decoder.key`, `past_key_values.${i}.decoder.value`];
     const enc = [`past_key_values.${i}.encoder.key`, `past_key_values.${i}.encoder.value`];
     for (const n of dec) past.push(g.input(n, 'f32', ['batch_size', H, 'past_decoder_sequence_length', K]));
-    // The cached graph reads these as its cross-attention keys, so they have the mask's length.
-    const S = cachedOnly ? 'encoder_sequence_length' : 'encoder_sequence_length_out';
-    for (const n of enc) past.push(g.input(n, 'f32', ['batch_size', H, S, K]));
+    for (const n of enc) past.push(g.input(n, 'f32', ['batch_size', H, 'encoder_sequence_length_out', K]));
   }
-  const useCache = cachedOnly ? undefined : g.input('use_cache_branch', 'bool', [1]);
+  const useCache = g.input('use_cache_branch', 'bool', [1]);
 
   const pastLen = g.emit({
     opType: 'Gather',
@@ -227,36 +229,33 @@ export function decoderGraph(
       const a = residual(r, p, `${l}.ln1`, x, (z) => {
         const q = heads(linear(p, `${l}.self_attn.q`, z), H, K);
         const cat = (past: Tensor, name: string): Tensor =>
-          withDims(concat([past, heads(linear(p, name, z), H, K)], 2), ['batch_size', H, TOTAL, K]);
+          concat([past, heads(linear(p, name, z), H, K)], 2, TOTAL); // [B, H, TOTAL, K]
         const k = cat(pk, `${l}.self_attn.k`); // [B, H, P+T, K]
         const v = cat(pv, `${l}.self_attn.v`);
         present.push(k, v);
         return attend(p, `${l}.self_attn`, q, k, v, selfBias, D);
       });
-      const [ek, ev] =
-        useCache === undefined || memory === undefined
-          ? [pek, pev]
-          : (ifThenElse(
-              useCache,
-              (b) => {
-                // The cached branch passes the past through; its dims are declared like the other branch's.
-                const out = (t: Tensor): Tensor =>
-                  b.graph.emit({
-                    opType: 'Identity',
-                    inputs: [b.capture(t)],
-                    outputs: [{ dtype: 'f32', dims: ['batch_size', H, 'encoder_sequence_length', K] }],
-                    hint: 'cached',
-                  })[0]!;
-                return [out(pek), out(pev)];
-              },
-              (b) => {
-                const m = b.capture(memory);
-                return [
-                  heads(linear(p, `${l}.cross_attn.k`, m), H, K),
-                  heads(linear(p, `${l}.cross_attn.v`, m), H, K),
-                ];
-              },
-            ) as [Tensor, Tensor]);
+      const [ek, ev] = ifThenElse(
+        useCache,
+        (b) => {
+          // The cached branch passes the past through; its dims are declared like the other branch's.
+          const out = (t: Tensor): Tensor =>
+            b.graph.emit({
+              opType: 'Identity',
+              inputs: [b.capture(t)],
+              outputs: [{ dtype: 'f32', dims: ['batch_size', H, 'encoder_sequence_length', K] }],
+              hint: 'cached',
+            })[0]!;
+          return [out(pek), out(pev)];
+        },
+        (b) => {
+          const m = b.capture(memory);
+          return [
+            heads(linear(p, `${l}.cross_attn.k`, m), H, K),
+            heads(linear(p, `${l}.cross_attn.v`, m), H, K),
+          ];
+        },
+      ) as [Tensor, Tensor];
       present.push(ek, ev);
       const bb = residual(r, p, `${l}.ln2`, a, (z) =>
         attend(p, `${l}.cross_attn`, heads(linear(p, `${l}.cross_attn.q`, z), H, K), ek, ev, crossBias, D),
@@ -267,9 +266,7 @@ export function decoderGraph(
   const hidden = r.pre ? norm(p, 'dec.ln', x, r.eps) : x; // [B, T, D]
   const logits = matMul(hidden, transpose(table, [1, 0])); // [B, T, V]
   g.output(opts.rawLogits === true ? logits : logSoftmax(logits, -1), 'logits');
-  cacheNames(ic.decoderLayers, 'present').forEach((n, i) => {
-    if (!cachedOnly || n.includes('.decoder.')) g.output(present[i]!, n);
-  });
+  cacheNames(ic.decoderLayers, 'present').forEach((n, i) => g.output(present[i]!, n));
   return g;
 }
 
@@ -293,29 +290,113 @@ export function decoderGraph(
  */
 export function decoderStepGraph(c: TransformerConfig, params: Float32Array): Graph {
   const ic = inferenceConfig(c);
-  const r = resolve(ic);
-  const D = ic.dModel;
   const H = ic.heads;
-  const K = D / H;
+  const K = ic.dModel / H;
   const g = new Graph('decoder_step');
   const p = constants(g, ic, params);
   const ids = g.input('input_ids', 'i64', ['batch_size', 1]);
   const pos = g.input('position_ids', 'i64', ['batch_size']);
   const selfMask = g.input('self_attention_mask', 'i64', ['batch_size', TOTAL]);
   const encMask = g.input('encoder_attention_mask', 'i64', ['batch_size', 'encoder_sequence_length']);
-  const layers: [Tensor, Tensor, Tensor, Tensor][] = [];
+  const layers: LayerCaches[] = [];
   for (let i = 0; i < ic.decoderLayers; i++)
-    layers.push([
-      g.input(`past.${i}.key`, 'f32', ['batch_size', H, 'past_length', K]),
-      g.input(`past.${i}.value`, 'f32', ['batch_size', H, 'past_length', K]),
-      g.input(`cross.${i}.key`, 'f32', ['batch_size', H, 'encoder_sequence_length', K]),
-      g.input(`cross.${i}.value`, 'f32', ['batch_size', H, 'encoder_sequence_length', K]),
-    ]);
-  const selfBias = maskBias(selfMask, 'f32'); // [B, 1, 1, P+1]
-  const crossBias = maskBias(encMask, 'f32'); // [B, 1, 1, S]
+    layers.push({
+      selfKey: g.input(`past.${i}.key`, 'f32', ['batch_size', H, 'past_length', K]),
+      selfValue: g.input(`past.${i}.value`, 'f32', ['batch_size', H, 'past_length', K]),
+      crossKey: g.input(`cross.${i}.key`, 'f32', ['batch_size', H, 'encoder_sequence_length', K]),
+      crossValue: g.input(`cross.${i}.value`, 'f32', ['batch_size', H, 'encoder_sequence_length', K]),
+    });
+  const present = tokenDecoder(
+    g,
+    ic,
+    p,
+    ids,
+    pos,
+    layers,
+    maskBias(selfMask, 'f32'),
+    maskBias(encMask, 'f32'),
+  );
+  for (let i = 0; i < ic.decoderLayers; i++) {
+    g.output(present[2 * i]!, `present.${i}.key`);
+    g.output(present[2 * i + 1]!, `present.${i}.value`);
+  }
+  return g;
+}
 
-  const table = p.get('embed')!;
-  const scale = ic.scaleEmbedding ?? true;
+/**
+ * The cached half of the merged decoder for one new token per row (`decoderGraph(…, { cachedOnly:
+ * true })`): the merged decoder's inputs less `encoder_hidden_states` and `use_cache_branch`, with
+ * `input_ids [batch_size, 1]`, the cross-attention keys and values read straight from
+ * `past_key_values.i.encoder.*`; outputs `logits [batch_size, 1, V]` (log-probabilities) and the
+ * self-attention presents `present.i.decoder.*`. Every row is at the same position, the past's length.
+ */
+function cachedDecoderGraph(c: TransformerConfig, params: Float32Array): Graph {
+  const ic = inferenceConfig(c);
+  const H = ic.heads;
+  const K = ic.dModel / H;
+  const g = new Graph('decoder_cached');
+  const p = constants(g, ic, params);
+  const encMask = g.input('encoder_attention_mask', 'i64', ['batch_size', 'encoder_sequence_length']);
+  const ids = g.input('input_ids', 'i64', ['batch_size', 1]);
+  const layers: LayerCaches[] = [];
+  for (let i = 0; i < ic.decoderLayers; i++) {
+    const [sk, sv, ck, cv] = ['decoder.key', 'decoder.value', 'encoder.key', 'encoder.value'].map((part) =>
+      g.input(`past_key_values.${i}.${part}`, 'f32', [
+        'batch_size',
+        H,
+        part.startsWith('decoder') ? 'past_decoder_sequence_length' : 'encoder_sequence_length',
+        K,
+      ]),
+    ) as [Tensor, Tensor, Tensor, Tensor];
+    layers.push({ selfKey: sk, selfValue: sv, crossKey: ck, crossValue: cv });
+  }
+  const pastLen = g.emit({
+    opType: 'Gather',
+    inputs: [shapeTensor(layers[0]!.selfKey), scalar(g, 'i64', 2)],
+    outputs: [{ dtype: 'i64', dims: [] }],
+    attributes: { axis: { kind: 'int', value: 0 } },
+    hint: 'past_length',
+  })[0]!;
+  // Every key is visible: the rows started together, so no self-attention bias.
+  const present = tokenDecoder(g, ic, p, ids, pastLen, layers, undefined, maskBias(encMask, 'f32'));
+  for (let i = 0; i < ic.decoderLayers; i++) {
+    g.output(present[2 * i]!, `present.${i}.decoder.key`);
+    g.output(present[2 * i + 1]!, `present.${i}.decoder.value`);
+  }
+  return g;
+}
+
+/** One decoder layer's caches, `[B, H, *, K]`: the self-attention past and the cross-attention keys/values. */
+interface LayerCaches {
+  selfKey: Tensor;
+  selfValue: Tensor;
+  crossKey: Tensor;
+  crossValue: Tensor;
+}
+
+/**
+ * The decoder for one new token per row (`ids [B, 1]` at positions `pos`: `[B]`, or one scalar for
+ * every row), written over a `[B, D]` stream without the time axis: every projection is one 2-D Gemm,
+ * and splitting or merging heads is one Reshape (`[B, D]` and `[B, H, 1, K]` share a layout). That is
+ * about half the nodes of the general graph (a Reshape, a Shape and a Concat around each projection,
+ * a Transpose at each head split and merge), and on a step of a few dozen rows onnxruntime's cost per
+ * node is a large part of the step. Adds the `logits [B, 1, V]` output (log-probabilities) and
+ * returns the presents, key then value per layer.
+ */
+function tokenDecoder(
+  g: Graph,
+  ic: TransformerConfig,
+  p: Params,
+  ids: Tensor,
+  pos: Tensor,
+  layers: readonly LayerCaches[],
+  selfBias: Tensor | undefined,
+  crossBias: Tensor,
+): Tensor[] {
+  const r = resolve(ic);
+  const D = ic.dModel;
+  const H = ic.heads;
+  const K = D / H;
   const maxPositions = ic.maxPositions ?? 512;
   const sinusoids = g.constant(
     'f32',
@@ -323,34 +404,43 @@ export function decoderStepGraph(c: TransformerConfig, params: Float32Array): Gr
     Float32Array.from(sinusoidTable(maxPositions, D)),
     'sinusoids',
   );
-  const tok = gather(table, ids); // [B, 1, D]
-  let x = add(scale ? mul(tok, Math.sqrt(D)) : tok, gather(sinusoids, unsqueeze(pos, [1]))); // [B, 1, D]
+  const table = p.get('embed')!;
+  const tok = gather(table, reshape(ids, [-1])); // [B, D]
+  let x = add((ic.scaleEmbedding ?? true) ? mul(tok, Math.sqrt(D)) : tok, gather(sinusoids, pos)); // [B, D]
+  const split = (t: Tensor): Tensor => reshape(t, [-1, H, 1, K]); // [B, D] → [B, H, 1, K]
+  const attend = (name: string, q: Tensor, k: Tensor, v: Tensor, bias: Tensor | undefined): Tensor => {
+    const scores = mul(matMul(q, transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(K)); // [B, H, 1, L]
+    const probs = softmax(bias === undefined ? scores : add(scores, bias), -1);
+    return linear(p, `${name}.o`, reshape(matMul(probs, v), [-1, D])); // [B, D]
+  };
   const present: Tensor[] = [];
-  layers.forEach(([pk, pv, ek, ev], i) => {
+  layers.forEach((caches, i) => {
     x = g.scope(`dec.${i}`, () => {
       const l = `dec.${i}`;
       const a = residual(r, p, `${l}.ln1`, x, (z) => {
-        const q = heads(linear(p, `${l}.self_attn.q`, z), H, K);
         const cat = (past: Tensor, name: string): Tensor =>
-          withDims(concat([past, heads(linear(p, name, z), H, K)], 2), ['batch_size', H, TOTAL, K]);
-        const k = cat(pk, `${l}.self_attn.k`); // [B, H, P+1, K]
-        const v = cat(pv, `${l}.self_attn.v`);
+          concat([past, split(linear(p, name, z))], 2, TOTAL); // [B, H, TOTAL, K]
+        const k = cat(caches.selfKey, `${l}.self_attn.k`);
+        const v = cat(caches.selfValue, `${l}.self_attn.v`);
         present.push(k, v);
-        return attend(p, `${l}.self_attn`, q, k, v, selfBias, D);
+        return attend(`${l}.self_attn`, split(linear(p, `${l}.self_attn.q`, z)), k, v, selfBias);
       });
-      const bb = residual(r, p, `${l}.ln2`, a, (z) =>
-        attend(p, `${l}.cross_attn`, heads(linear(p, `${l}.cross_attn.q`, z), H, K), ek, ev, crossBias, D),
+      const b = residual(r, p, `${l}.ln2`, a, (z) =>
+        attend(
+          `${l}.cross_attn`,
+          split(linear(p, `${l}.cross_attn.q`, z)),
+          caches.crossKey,
+          caches.crossValue,
+          crossBias,
+        ),
       );
-      return residual(r, p, `${l}.ln3`, bb, (z) => feedForward(p, `${l}.ffn`, z, r.act, 0));
+      return residual(r, p, `${l}.ln3`, b, (z) => feedForward(p, `${l}.ffn`, z, r.act, 0));
     });
   });
-  const hidden = r.pre ? norm(p, 'dec.ln', x, r.eps) : x; // [B, 1, D]
-  g.output(logSoftmax(matMul(hidden, transpose(table, [1, 0])), -1), 'logits');
-  for (let i = 0; i < ic.decoderLayers; i++) {
-    g.output(present[2 * i]!, `present.${i}.key`);
-    g.output(present[2 * i + 1]!, `present.${i}.value`);
-  }
-  return g;
+  const hidden = r.pre ? norm(p, 'dec.ln', x, r.eps) : x; // [B, D]
+  const logits = logSoftmax(matMul(hidden, transpose(table, [1, 0])), -1); // [B, V]
+  g.output(reshape(logits, [-1, 1, ic.vocabSize]), 'logits');
+  return present;
 }
 
 /**

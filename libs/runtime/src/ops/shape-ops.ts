@@ -80,8 +80,13 @@ export function transpose(x: Tensor, perm: readonly number[]): Tensor {
   })[0]!;
 }
 
-/** Joins tensors along `axis`; other dims must match. */
-export function concat(xs: readonly Tensor[], axis: number): Tensor {
+/**
+ * Joins tensors along `axis`; other dims must match. `size` names the result's size along `axis`
+ * where the builder cannot work it out (a sum of symbolic sizes): the same declaration as an
+ * Identity with those dims, without the copy an Identity makes once its output is bound to a
+ * caller's buffer.
+ */
+export function concat(xs: readonly Tensor[], axis: number, size?: Dim): Tensor {
   const first = xs[0];
   if (first === undefined) throw new ShapeError('Concat', 'no operands');
   const a = normAxis('Concat', axis, first.rank);
@@ -99,7 +104,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const dims = [...first.dims];
   dims[a] = xs.every((x) => typeof x.dims[a] === 'number')
     ? xs.reduce((s, x) => s + (x.dims[a] as number), 0)
-    : unknownDim();
+    : (size ?? unknownDim());
   return graphOf('Concat', ...xs).emit({
     opType: 'Concat',
     inputs: xs,
