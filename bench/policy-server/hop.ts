@@ -3,9 +3,10 @@
  * source directly, the same source through `PolicyServing.generate`, and through `Translate` over
  * gRPC from a grpc-js client in this process, one after another on the same source (the order
  * rotated from source to source), so that the machine's drift falls on all three alike. Prints
- * medians of the per-request differences, the gRPC call split at `PolicyServing.generate`, and the
- * round trips of calls that decode nothing (ServerLive, an invalid Translate, a Translate whose
- * serving answer is canned).
+ * medians of the per-request differences, the gRPC call split at `PolicyServing.generate`, the
+ * serving layer split at the decode engine, and the round trips of calls that decode nothing
+ * (ServerLive, an invalid Translate, a Translate whose serving answer is canned, and
+ * `PolicyServing.generate` whose engine answer is canned), each also right after a 32 MB memory pass.
  *
  *   node --conditions=source --import tsx bench/policy-server/hop.ts --bundle policies/bench-d256 \
  *     [--sources 200] [--rounds 2] [--threads 2] [--max-new 32]
@@ -89,6 +90,22 @@ serving.generate = async (x: GenerateInput) => {
   }
 };
 
+// Times the decode engine's part of a serving call (batcher, gate, lane and the decode); with
+// `engineCanned` set it answers at once, so that the serving layer's own work is timed without a decode.
+const engine = server.engine;
+const realEngineGenerate = engine.generate.bind(engine);
+let engineMs = 0;
+let engineCanned: Awaited<ReturnType<typeof realEngineGenerate>> | undefined;
+let engineLast: typeof engineCanned;
+engine.generate = async (...a: Parameters<typeof realEngineGenerate>) => {
+  const t0 = performance.now();
+  try {
+    return engineCanned ?? (engineLast = await realEngineGenerate(...a));
+  } finally {
+    engineMs = performance.now() - t0;
+  }
+};
+
 const timed = async (f: () => Promise<unknown>): Promise<number> => {
   const t = performance.now();
   await f();
@@ -100,18 +117,32 @@ const ms = (x: number): string => `${x.toFixed(3)} ms`;
 try {
   // Round trips that decode nothing.
   canned = await realGenerate(input(sources[0]!));
+  engineCanned = engineLast;
   const quick: [string, () => Promise<unknown>][] = [
     ['ServerLive', () => unary(oip.serverLive.bind(oip), {})],
     ['Translate refused (no sources)', () => translate([])],
     ['Translate, serving answer canned', () => translate([sources[0]!])],
+    ['PolicyServing.generate, engine answer canned', () => realGenerate(input(sources[0]!))],
   ];
+  // Each also right after a pass over 32 MB, which evicts this core's caches as a decode does: is
+  // the slower hop around a real decode the same code running cold?
+  const sweep = new Float32Array(8 << 20);
+  const evict = (): void => {
+    for (let j = 0; j < sweep.length; j += 16) sweep[j]! += 1;
+  };
   for (const [name, f] of quick) {
     for (let i = 0; i < 50; i++) await f();
-    const t: number[] = [];
-    for (let i = 0; i < 500; i++) t.push(await timed(f));
-    console.log(`${name}: median round trip ${ms(median(t))}`);
+    const warm: number[] = [];
+    const cold: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      warm.push(await timed(f));
+      evict();
+      cold.push(await timed(f));
+    }
+    console.log(`${name}: median round trip ${ms(median(warm))}, after a 32 MB pass ${ms(median(cold))}`);
   }
   canned = undefined;
+  engineCanned = undefined;
 
   const direct = async (s: string): Promise<void> => {
     const out = await generate(lease.policy.model, [tok.encode(s)], {
@@ -128,6 +159,7 @@ try {
   for (let round = 1; round <= Number(args.rounds); round++) {
     const model: number[] = [];
     const layer: number[] = [];
+    const inEngine: number[] = [];
     const overGrpc: number[] = [];
     const toServing: number[] = [];
     const fromServing: number[] = [];
@@ -135,8 +167,10 @@ try {
       for (let k = 0; k < 3; k++) {
         const side = (i + k) % 3;
         if (side === 0) model.push(await timed(() => direct(s)));
-        else if (side === 1) layer.push(await timed(() => serving.generate(input(s))));
-        else {
+        else if (side === 1) {
+          layer.push(await timed(() => serving.generate(input(s))));
+          inEngine.push(engineMs);
+        } else {
           const t0 = performance.now();
           const error = await translate([s]);
           if (error !== null) throw error;
@@ -150,7 +184,8 @@ try {
     console.log(
       `round ${round}: median per request: model ${ms(median(model))}, serving layer ${ms(median(layer))}, gRPC ${ms(median(overGrpc))}; ` +
         `serving − model ${ms(diff(layer, model))}, gRPC − serving ${ms(diff(overGrpc, layer))} ` +
-        `(client → generate ${ms(median(toServing))}, generate → client ${ms(median(fromServing))})`,
+        `(client → generate ${ms(median(toServing))}, generate → client ${ms(median(fromServing))}); ` +
+        `serving − model splits into engine − model ${ms(diff(inEngine, model))} and serving − engine ${ms(diff(layer, inEngine))}`,
     );
   }
 } finally {
