@@ -1,7 +1,8 @@
 /**
  * Our decoding on two sides in one process, rounds alternating (A B, then B A), so that both see the
  * same machine load. A side is a bundle loaded with or without the cached decoder
- * (`--a-cached`, `--b-cached`; `Seq2SeqModel.load`'s `cachedDecoder`). Meant for:
+ * (`--a-cached`, `--b-cached`; `Seq2SeqModel.load`'s `cachedDecoder`), and with or without the
+ * cached decoder's greedy head (`--a-head`, `--b-head`; `greedyHead`). Meant for:
  *
  * - a bundle whose decoder emits raw logits (normalised per row in JavaScript) against its re-export
  *   whose decoder emits log-probabilities (`bench/generate/rebundle.ts`);
@@ -12,7 +13,8 @@
  * other = JavaScript) and the B/A speed ratio; greedy outputs are compared token for token.
  *
  *   node --conditions=source --import tsx bench/generate/ab.ts --a policies/pretrained \
- *     --b policies/pretrained-v2 [--a-cached on|off] [--b-cached on|off] [--sentences 200] \
+ *     --b policies/pretrained-v2 [--a-cached on|off] [--b-cached on|off] [--a-head on|off] \
+ *     [--b-head on|off] [--sentences 200] \
  *     [--rounds 6] [--threads 2] [--modes greedy,sample] [--batch 32]
  */
 import { readFileSync } from 'node:fs';
@@ -27,6 +29,8 @@ const { values: args } = parseArgs({
     b: { type: 'string', default: 'policies/pretrained-v2' },
     'a-cached': { type: 'string', default: 'on' },
     'b-cached': { type: 'string', default: 'on' },
+    'a-head': { type: 'string', default: 'on' },
+    'b-head': { type: 'string', default: 'on' },
     sentences: { type: 'string', default: '200' },
     n: { type: 'string', default: '8' },
     batch: { type: 'string', default: '32' },
@@ -45,11 +49,12 @@ const batch = Number(args.batch);
 const rounds = Number(args.rounds);
 const threads = Number(args.threads);
 const maxNew = Number(args['max-new']);
-const onOff = (flag: 'a-cached' | 'b-cached'): boolean => {
+const onOff = (flag: 'a-cached' | 'b-cached' | 'a-head' | 'b-head'): boolean => {
   if (args[flag] !== 'on' && args[flag] !== 'off') throw new Error(`--${flag} must be on or off`);
   return args[flag] === 'on';
 };
 const cached = [onOff('a-cached'), onOff('b-cached')] as const;
+const head = [onOff('a-head'), onOff('b-head')] as const;
 
 const sources = readFileSync(resolve(args.data, 'valid.de'), 'utf8')
   .split('\n')
@@ -76,6 +81,7 @@ function instrument(side: Side): void {
   for (const [name, field] of [
     ['encode', 'encoderMs'],
     ['step', 'decoderMs'],
+    ['stepGreedy', 'decoderMs'],
   ] as const) {
     const m = side.model as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     const f = m[name]!.bind(side.model);
@@ -90,13 +96,14 @@ function instrument(side: Side): void {
   }
 }
 
-async function load(dir: string, cachedDecoder: boolean): Promise<Side> {
+async function load(dir: string, cachedDecoder: boolean, greedyHead: boolean): Promise<Side> {
   const { model } = await Seq2SeqModel.load(
     resolve(dir),
     { intraOpThreads: threads, allowSpinning: false },
-    { cachedDecoder },
+    { cachedDecoder, greedyHead },
   );
-  const name = `${dir}${model.hasCachedDecoder ? ' (cached decoder)' : ' (merged decoder only)'}`;
+  const decoder = model.hasCachedDecoder ? 'cached decoder' : 'merged decoder only';
+  const name = `${dir} (${decoder}${model.hasGreedyHead ? ', greedy head' : ''})`;
   const side: Side = { name, model, now: { totalMs: 0, encoderMs: 0, decoderMs: 0, tokens: 0 } };
   instrument(side);
   return side;
@@ -122,7 +129,7 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-const sides = [await load(args.a, cached[0]), await load(args.b, cached[1])] as const;
+const sides = [await load(args.a, cached[0], head[0]), await load(args.b, cached[1], head[1])] as const;
 const results: object[] = [];
 for (const mode of args.modes.split(',')) {
   const sample = mode === 'sample';
@@ -151,6 +158,7 @@ for (const mode of args.modes.split(',')) {
       bundle: sides[k]!.name,
       logitsNormalized: sides[k]!.model.logitsNormalized,
       cachedDecoder: sides[k]!.model.hasCachedDecoder,
+      greedyHead: sides[k]!.model.hasGreedyHead,
       tokS: (tokens / ms) * 1000,
       medianMs: Math.round(median(rs.map((x) => x.totalMs))),
       encoderMs: Math.round(median(rs.map((x) => x.encoderMs))),

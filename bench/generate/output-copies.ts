@@ -5,9 +5,10 @@
  * allocates about the size of its logits and self-attention presents.
  *
  * For each row count: the `ArrayBuffer` bytes one cached step leaves behind (after a forced
- * collection, 8 steps on one state), then the mark-compact and scavenge collections during
- * `--calls` greedy `generate` calls of that many sources, against the same number of `encode`
- * calls (the encoder's one output per call) as a baseline. Needs `--expose-gc`:
+ * collection, 8 steps on one state), fetching the logits (`step`) and fetching the greedy head
+ * (`stepGreedy`, what greedy `generate` runs); then the mark-compact and scavenge collections
+ * during `--calls` greedy `generate` calls of that many sources, against the same number of
+ * `encode` calls (the encoder's one output per call) as a baseline. Needs `--expose-gc`:
  *
  *   node --expose-gc --conditions=source --import tsx bench/generate/output-copies.ts \
  *     --bundle policies/bench-d256 [--rows 1,64] [--calls 100] [--threads 2]
@@ -73,13 +74,17 @@ try {
     await model.step(state, new BigInt64Array(rows)); // the first step (merged decoder)
     for (let i = 0; i < 5; i++) await model.step(state, new BigInt64Array(rows).fill(5n));
     // Collect twice, a turn apart: backing stores are freed after the collection that finds them dead.
-    collect();
-    await new Promise((r) => setImmediate(r));
-    collect();
-    const before = process.memoryUsage().arrayBuffers;
-    for (let i = 0; i < 8; i++) await model.step(state, new BigInt64Array(rows).fill(5n));
-    const perStep = (process.memoryUsage().arrayBuffers - before) / 8;
-    model.recycle(state);
+    const perStep = async (step: () => Promise<unknown>): Promise<number> => {
+      collect();
+      await new Promise((r) => setImmediate(r));
+      collect();
+      const before = process.memoryUsage().arrayBuffers;
+      for (let i = 0; i < 8; i++) await step();
+      return (process.memoryUsage().arrayBuffers - before) / 8;
+    };
+    const tokens = () => new BigInt64Array(rows).fill(5n);
+    const withLogits = await perStep(() => model.step(state, tokens()));
+    const withHead = await perStep(() => model.stepGreedy(state, tokens()));
     const logits = rows * model.vocabSize * 4;
     const decoding = await collections(async () => {
       for (let i = 0; i < calls; i++)
@@ -89,7 +94,8 @@ try {
       for (let i = 0; i < calls; i++) await model.encode(batch(rows));
     });
     console.log(
-      `${rows} rows: ${(perStep / 1024).toFixed(0)} KiB of ArrayBuffers left per cached step (logits ${(logits / 1024).toFixed(0)} KiB); ` +
+      `${rows} rows: ArrayBuffers left per cached step ${(withLogits / 1024).toFixed(0)} KiB fetching the logits (${(logits / 1024).toFixed(0)} KiB of them), ` +
+        `${(withHead / 1024).toFixed(0)} KiB fetching the greedy head; ` +
         `${calls} generate calls: ${decoding}; ${calls} encode calls: ${encoding}`,
     );
   }

@@ -51,7 +51,7 @@ import {
   sinusoidTable,
   type Params,
 } from './layers.js';
-import { gather } from '../ops/indexing.js';
+import { gather, gatherElements } from '../ops/indexing.js';
 import { encode, resolve, residual } from './transformer.js';
 
 /** File names inside a bundle's `onnx/` folder. */
@@ -157,9 +157,16 @@ export interface DecoderGraphOptions {
    * {@link decoderStepGraph}). Our runtime runs it for every step after the first (seq2seq.ts): the
    * merged graph's `If` copies the cross-attention cache through on each of those steps. Bundles
    * never hold it. Not with `rawLogits`.
+   *
+   * It also has a greedy head: `greedy_token [batch_size, 1] i64`, the first token of each row with
+   * the highest log-prob that `bannedTokenIds` does not hold, and `greedy_logprob [batch_size, 1]
+   * f32`, that log-prob. A greedy decode fetches these instead of the logits, which onnxruntime-node
+   * copies into a new buffer at every step (bench/generate/README.md, `output-copies.ts`).
    * @default false
    */
   cachedOnly?: boolean;
+  /** Tokens the greedy head never chooses (with `cachedOnly`). @default none */
+  bannedTokenIds?: readonly number[];
 }
 
 /**
@@ -173,7 +180,7 @@ export function decoderGraph(
 ): Graph {
   if (opts.cachedOnly === true) {
     if (opts.rawLogits === true) throw new GraphError('decoderGraph: cachedOnly has no rawLogits form');
-    return cachedDecoderGraph(c, params);
+    return cachedDecoderGraph(c, params, opts.bannedTokenIds ?? []);
   }
   const ic = inferenceConfig(c);
   const r = resolve(ic);
@@ -306,7 +313,7 @@ export function decoderStepGraph(c: TransformerConfig, params: Float32Array): Gr
       crossKey: g.input(`cross.${i}.key`, 'f32', ['batch_size', H, 'encoder_sequence_length', K]),
       crossValue: g.input(`cross.${i}.value`, 'f32', ['batch_size', H, 'encoder_sequence_length', K]),
     });
-  const present = tokenDecoder(
+  const { logProbs, present } = tokenDecoder(
     g,
     ic,
     p,
@@ -316,6 +323,7 @@ export function decoderStepGraph(c: TransformerConfig, params: Float32Array): Gr
     maskBias(selfMask, 'f32'),
     maskBias(encMask, 'f32'),
   );
+  g.output(reshape(logProbs, [-1, 1, ic.vocabSize]), 'logits');
   for (let i = 0; i < ic.decoderLayers; i++) {
     g.output(present[2 * i]!, `present.${i}.key`);
     g.output(present[2 * i + 1]!, `present.${i}.value`);
@@ -330,7 +338,11 @@ export function decoderStepGraph(c: TransformerConfig, params: Float32Array): Gr
  * `past_key_values.i.encoder.*`; outputs `logits [batch_size, 1, V]` (log-probabilities) and the
  * self-attention presents `present.i.decoder.*`. Every row is at the same position, the past's length.
  */
-function cachedDecoderGraph(c: TransformerConfig, params: Float32Array): Graph {
+function cachedDecoderGraph(
+  c: TransformerConfig,
+  params: Float32Array,
+  bannedTokenIds: readonly number[],
+): Graph {
   const ic = inferenceConfig(c);
   const H = ic.heads;
   const K = ic.dModel / H;
@@ -358,7 +370,37 @@ function cachedDecoderGraph(c: TransformerConfig, params: Float32Array): Graph {
     hint: 'past_length',
   })[0]!;
   // Every key is visible: the rows started together, so no self-attention bias.
-  const present = tokenDecoder(g, ic, p, ids, pastLen, layers, undefined, maskBias(encMask, 'f32'));
+  const { logProbs, present } = tokenDecoder(
+    g,
+    ic,
+    p,
+    ids,
+    pastLen,
+    layers,
+    undefined,
+    maskBias(encMask, 'f32'),
+  );
+  const V = ic.vocabSize;
+  g.output(reshape(logProbs, [-1, 1, V]), 'logits');
+  // The greedy head: banned tokens lose every comparison (−∞ added), ties go to the first index,
+  // and the log-prob is read from the unbiased row, as RowChooser.greedy does in JavaScript.
+  const banned = new Float32Array(V);
+  for (const t of bannedTokenIds) if (Number.isInteger(t) && t >= 0 && t < V) banned[t] = -Infinity;
+  const scored =
+    bannedTokenIds.length === 0 ? logProbs : add(logProbs, g.constant('f32', [V], banned, 'banned'));
+  const token = g.emit({
+    opType: 'ArgMax',
+    inputs: [scored],
+    outputs: [{ dtype: 'i64', dims: [logProbs.dims[0]!, 1] }],
+    attributes: {
+      axis: { kind: 'int', value: 1 },
+      keepdims: { kind: 'int', value: 1 },
+      select_last_index: { kind: 'int', value: 0 },
+    },
+    hint: 'argmax',
+  })[0]!;
+  g.output(token, 'greedy_token');
+  g.output(gatherElements(logProbs, token, 1), 'greedy_logprob');
   for (let i = 0; i < ic.decoderLayers; i++) {
     g.output(present[2 * i]!, `present.${i}.decoder.key`);
     g.output(present[2 * i + 1]!, `present.${i}.decoder.value`);
@@ -380,8 +422,8 @@ interface LayerCaches {
  * and splitting or merging heads is one Reshape (`[B, D]` and `[B, H, 1, K]` share a layout). That is
  * about half the nodes of the general graph (a Reshape, a Shape and a Concat around each projection,
  * a Transpose at each head split and merge), and on a step of a few dozen rows onnxruntime's cost per
- * node is a large part of the step. Adds the `logits [B, 1, V]` output (log-probabilities) and
- * returns the presents, key then value per layer.
+ * node is a large part of the step. Returns the log-probabilities `[B, V]` and the presents, key
+ * then value per layer.
  */
 function tokenDecoder(
   g: Graph,
@@ -392,7 +434,7 @@ function tokenDecoder(
   layers: readonly LayerCaches[],
   selfBias: Tensor | undefined,
   crossBias: Tensor,
-): Tensor[] {
+): { logProbs: Tensor; present: Tensor[] } {
   const r = resolve(ic);
   const D = ic.dModel;
   const H = ic.heads;
@@ -438,9 +480,7 @@ function tokenDecoder(
     });
   });
   const hidden = r.pre ? norm(p, 'dec.ln', x, r.eps) : x; // [B, D]
-  const logits = logSoftmax(matMul(hidden, transpose(table, [1, 0])), -1); // [B, V]
-  g.output(reshape(logits, [-1, 1, ic.vocabSize]), 'logits');
-  return present;
+  return { logProbs: logSoftmax(matMul(hidden, transpose(table, [1, 0])), -1), present }; // [B, V]
 }
 
 /**

@@ -501,3 +501,28 @@ test('bundles: written atomically, loaded back to the same decoding; broken ones
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("greedy: the cached decoder's greedy head picks what RowChooser picks from the logits, banned tokens included", async () => {
+  const params = randomParams(SMALL, 9, 2);
+  const sources = randomSources(6, SMALL.vocabSize, 23);
+  const decodeWith = async (bannedTokenIds: number[], cachedDecoder: boolean): Promise<Candidate[][]> => {
+    const defaults = { ...TEST_DEFAULTS, bannedTokenIds };
+    const model = await Seq2SeqModel.fromParams(SMALL, params, defaults, {}, { cachedDecoder });
+    assert.equal(model.hasCachedDecoder, cachedDecoder);
+    try {
+      return await generate(model, sources, { strategy: 'greedy', maxNewTokens: 12 });
+    } finally {
+      await model.release();
+    }
+  };
+  const free = await decodeWith([0], false);
+  // Ban the token greedy chooses most often after the first step, so that the ban changes choices.
+  const counts = new Map<number, number>();
+  for (const [c] of free) for (const t of c!.tokenIds.slice(1)) counts.set(t, (counts.get(t) ?? 0) + 1);
+  const top = [...counts].sort((a, b) => b[1] - a[1])[0]![0];
+  assert.deepEqual(await decodeWith([0], true), free);
+  const headed = await decodeWith([0, top], true);
+  assert.deepEqual(headed, await decodeWith([0, top], false));
+  assert.notDeepEqual(headed, free);
+  for (const [c] of headed) assert.ok(!c!.tokenIds.includes(top), `banned token ${top} chosen`);
+});

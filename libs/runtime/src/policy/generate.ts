@@ -194,12 +194,11 @@ async function sampleOrGreedy(
   // Sequence q is sample q % n of source ⌊q / n⌋.
   const seqs = Array.from({ length: sourcesCount * n }, () => ({ ids: [] as number[], lps: [] as number[] }));
   const rands = greedy ? [] : seqs.map((_, q) => rng(streamSeed(Math.floor(q / n), q % n)));
-  /** Appends the token chosen from logits row `off` to sequence q; whether q goes on. */
-  const advance = (logits: Float32Array, off: number, q: number, last: boolean): boolean => {
-    const tok = greedy ? chooser.greedy(logits, off) : chooser.sample(logits, off, rands[q]!);
+  /** Appends token `tok` (log-prob `lp`) to sequence q; whether q goes on. */
+  const append = (q: number, tok: number, lp: number, last: boolean): boolean => {
     const s = seqs[q]!;
     s.ids.push(tok);
-    s.lps.push(chooser.logprob);
+    s.lps.push(lp);
     if (tok !== eos && !last) return true;
     out[Math.floor(q / n)]![q % n] = {
       tokenIds: s.ids,
@@ -209,6 +208,14 @@ async function sampleOrGreedy(
     };
     return false;
   };
+  /** Appends the token chosen from logits row `off` to sequence q; whether q goes on. */
+  const advance = (logits: Float32Array, off: number, q: number, last: boolean): boolean => {
+    const tok = greedy ? chooser.greedy(logits, off) : chooser.sample(logits, off, rands[q]!);
+    return append(q, tok, chooser.logprob, last);
+  };
+  // Greedy steps after the first read the cached decoder's greedy head: two numbers a row
+  // instead of the logits, which onnxruntime-node would copy out at every step.
+  const headed = greedy && model.hasGreedyHead;
 
   // The first step runs once per source: all its samples start from the same state and logits.
   const first = await model.step(base, new BigInt64Array(sourcesCount).fill(BigInt(bos)));
@@ -226,12 +233,17 @@ async function sampleOrGreedy(
   let tokens = tokenBuf;
   let live = slots.length;
   for (let step = 1; step < r.maxNew; step++) {
-    const logits = await model.step(state, tokens);
     const last = step === r.maxNew - 1;
+    const chosen = headed ? await model.stepGreedy(state, tokens) : undefined;
+    const logits = chosen === undefined ? await model.step(state, tokens) : undefined;
     for (let i = 0; i < slots.length; i++) {
       const q = slots[i]!;
       if (q < 0) continue;
-      if (advance(logits, i * V, q, last)) tokens[i] = BigInt(seqs[q]!.ids[step]!);
+      const goesOn =
+        chosen === undefined
+          ? advance(logits!, i * V, q, last)
+          : append(q, Number(chosen.tokens[i]!), chosen.logprobs[i]!, last);
+      if (goesOn) tokens[i] = BigInt(seqs[q]!.ids[step]!);
       else {
         slots[i] = -1;
         live--;

@@ -136,6 +136,13 @@ export interface LoadOptions {
    * @default true
    */
   cachedDecoder?: boolean;
+  /**
+   * Greedy decoding reads each step's choice from the cached decoder's greedy head
+   * ({@link Seq2SeqModel.stepGreedy}) rather than from the logits in JavaScript (same choices; the
+   * logits are not copied out). Only with the cached decoder.
+   * @default true
+   */
+  greedyHead?: boolean;
 }
 
 /** The sessions and what decoding needs to know about them. */
@@ -160,20 +167,27 @@ export class Seq2SeqModel {
      * after a state's first; undefined for foreign bundles, which run the merged decoder throughout.
      */
     private readonly cached?: Session,
+    greedyHead = true,
   ) {
+    this.hasGreedyHead = cached !== undefined && greedyHead;
     this.dModel = heads * headDim;
     const present = cacheNames(layers, 'present');
     this.firstFetch = ['logits', ...present];
     // After the first step the cross-attention cache only passes through the `If`: fetching it again
     // would copy it out every step for nothing.
     this.laterFetch = ['logits', ...present.filter((n) => n.includes('.decoder.'))];
+    this.greedyFetch = ['greedy_token', 'greedy_logprob', ...this.laterFetch.slice(1)];
     this.pastOf = new Map(present.map((n) => [n, n.replace('present.', 'past_key_values.')]));
   }
 
   private readonly dModel: number;
+  /** Whether greedy decoding runs {@link stepGreedy} (see {@link LoadOptions.greedyHead}). */
+  readonly hasGreedyHead: boolean;
   /** Outputs fetched by a state's first step and by its later ones. */
   private readonly firstFetch: readonly string[];
   private readonly laterFetch: readonly string[];
+  /** The cached decoder's greedy head and presents (see {@link stepGreedy}). */
+  private readonly greedyFetch: readonly string[];
   /** `present.i.…` → `past_key_values.i.…` */
   private readonly pastOf: ReadonlyMap<string, string>;
   /** Zeros that stand in for encoder outputs once the cross-attention cache exists. */
@@ -213,12 +227,18 @@ export class Seq2SeqModel {
         manifest.logitsNormalized
       ) {
         cached = await Session.create(
-          decoderGraph(config, await trainerParams(dir, config), { cachedOnly: true }),
+          decoderGraph(config, await trainerParams(dir, config), {
+            cachedOnly: true,
+            bannedTokenIds: manifest.generation.bannedTokenIds,
+          }),
           opts,
         );
         opened.push(cached);
       }
-      return { model: Seq2SeqModel.check(enc, dec, manifest, dir, cached), manifest };
+      return {
+        model: Seq2SeqModel.check(enc, dec, manifest, dir, cached, load.greedyHead ?? true),
+        manifest,
+      };
     } catch (e) {
       for (const s of opened) await s.release();
       throw e;
@@ -247,7 +267,9 @@ export class Seq2SeqModel {
       const dec = await open(decoderGraph(config, params));
       const cached =
         (load.cachedDecoder ?? true)
-          ? await open(decoderGraph(config, params, { cachedOnly: true }))
+          ? await open(
+              decoderGraph(config, params, { cachedOnly: true, bannedTokenIds: defaults.bannedTokenIds }),
+            )
           : undefined;
       return new Seq2SeqModel(
         enc,
@@ -260,6 +282,7 @@ export class Seq2SeqModel {
         true,
         true,
         cached,
+        load.greedyHead ?? true,
       );
     } catch (e) {
       // A session that failed to open leaves none of the others behind.
@@ -274,6 +297,7 @@ export class Seq2SeqModel {
     m: BundleManifest,
     dir: string,
     cached: Session | undefined,
+    greedyHead: boolean,
   ): Seq2SeqModel {
     const ef = `bundle ${dir}: ${BUNDLE_FILES.encoder}`;
     const df = `bundle ${dir}: ${BUNDLE_FILES.decoder}`;
@@ -306,6 +330,7 @@ export class Seq2SeqModel {
       hasMask,
       m.logitsNormalized,
       cached,
+      greedyHead,
     );
   }
 
@@ -379,6 +404,35 @@ export class Seq2SeqModel {
    * consuming select.
    */
   async step(state: DecoderState, tokens: BigInt64Array, t = 1): Promise<Float32Array> {
+    const out = await this.run(state, tokens, t, false);
+    return out.logits!.data as Float32Array;
+  }
+
+  /**
+   * A step of one token per row that returns each row's greedy choice instead of the logits: the
+   * first token with the highest log-prob outside the bundle's banned tokens, and that log-prob
+   * (what `RowChooser.greedy` picks from the logits). Only for a state past its first step, on a
+   * model with the cached decoder ({@link hasCachedDecoder}). The arrays are the step's own.
+   */
+  async stepGreedy(
+    state: DecoderState,
+    tokens: BigInt64Array,
+  ): Promise<{ tokens: BigInt64Array; logprobs: Float32Array }> {
+    if (this.cached === undefined || state.length === 0)
+      throw new Error('stepGreedy: needs the cached decoder and a state past its first step');
+    const out = await this.run(state, tokens, 1, true);
+    return {
+      tokens: out.greedy_token!.data as BigInt64Array,
+      logprobs: out.greedy_logprob!.data as Float32Array,
+    };
+  }
+
+  private async run(
+    state: DecoderState,
+    tokens: BigInt64Array,
+    t: number,
+    greedy: boolean,
+  ): Promise<Record<string, HostTensor>> {
     const { rows } = state;
     const cached = state.length > 0 ? this.cached : undefined;
     const feeds: Record<string, HostTensor> = {
@@ -397,26 +451,32 @@ export class Seq2SeqModel {
       cache: new Map(),
       mask: [new BigInt64Array(0), new BigInt64Array(0)],
     });
-    const fetch = state.length === 0 ? this.firstFetch : this.laterFetch;
+    const fetch = greedy ? this.greedyFetch : state.length === 0 ? this.firstFetch : this.laterFetch;
     const into: Record<string, HostTensor> = {};
-    const nLogits = rows * t * this.vocabSize;
-    b.logits = ensure(b.logits, nLogits, (n) => new Float32Array(n));
-    into.logits = hostTensor('f32', [rows, t, this.vocabSize], b.logits.subarray(0, nLogits));
+    if (!greedy) {
+      const nLogits = rows * t * this.vocabSize;
+      b.logits = ensure(b.logits, nLogits, (n) => new Float32Array(n));
+      into.logits = hostTensor('f32', [rows, t, this.vocabSize], b.logits.subarray(0, nLogits));
+    }
     const S = state.mask.dims[1]!;
     const total = state.length + t;
     for (const n of fetch) {
-      if (n === 'logits') continue;
+      const past = this.pastOf.get(n);
+      if (past === undefined) continue; // logits or the greedy head
       const len = n.includes('.decoder.') ? total : S;
       const size = rows * this.heads * len * this.headDim;
-      const pair = this.pairOf(b, this.pastOf.get(n)!);
-      const k = freeOf(pair, state.past[this.pastOf.get(n)!]!.data);
+      const pair = this.pairOf(b, past);
+      const k = freeOf(pair, state.past[past]!.data);
       pair[k] = ensure(pair[k], size, (m) => new Float32Array(m));
       into[n] = hostTensor('f32', [rows, this.heads, len, this.headDim], pair[k].subarray(0, size));
     }
-    await (cached ?? this.decoder).run(feeds, into, fetch);
-    for (const n of fetch) if (n !== 'logits') state.past[this.pastOf.get(n)!] = into[n] as HostTensor<'f32'>;
+    const out = await (cached ?? this.decoder).run(feeds, into, fetch);
+    for (const n of fetch) {
+      const past = this.pastOf.get(n);
+      if (past !== undefined) state.past[past] = into[n] as HostTensor<'f32'>;
+    }
     state.length = total;
-    return into.logits.data as Float32Array;
+    return out;
   }
 
   private pairOf(b: StepBuffers, name: string): [Float32Array, Float32Array] {
