@@ -322,6 +322,7 @@ export function decoderStepGraph(c: TransformerConfig, params: Float32Array): Gr
     layers,
     maskBias(selfMask, 'f32'),
     maskBias(encMask, 'f32'),
+    false,
   );
   g.output(reshape(logProbs, [-1, 1, ic.vocabSize]), 'logits');
   for (let i = 0; i < ic.decoderLayers; i++) {
@@ -352,19 +353,21 @@ function cachedDecoderGraph(
   const ids = g.input('input_ids', 'i64', ['batch_size', 1]);
   const layers: LayerCaches[] = [];
   for (let i = 0; i < ic.decoderLayers; i++) {
+    // The self-attention past is time-major; the cross-attention keys and values are the first step's.
     const [sk, sv, ck, cv] = ['decoder.key', 'decoder.value', 'encoder.key', 'encoder.value'].map((part) =>
-      g.input(`past_key_values.${i}.${part}`, 'f32', [
-        'batch_size',
-        H,
-        part.startsWith('decoder') ? 'past_decoder_sequence_length' : 'encoder_sequence_length',
-        K,
-      ]),
+      g.input(
+        `past_key_values.${i}.${part}`,
+        'f32',
+        part.startsWith('decoder')
+          ? ['past_decoder_sequence_length', 'batch_size', H, K]
+          : ['batch_size', H, 'encoder_sequence_length', K],
+      ),
     ) as [Tensor, Tensor, Tensor, Tensor];
     layers.push({ selfKey: sk, selfValue: sv, crossKey: ck, crossValue: cv });
   }
   const pastLen = g.emit({
     opType: 'Gather',
-    inputs: [shapeTensor(layers[0]!.selfKey), scalar(g, 'i64', 2)],
+    inputs: [shapeTensor(layers[0]!.selfKey), scalar(g, 'i64', 0)],
     outputs: [{ dtype: 'i64', dims: [] }],
     attributes: { axis: { kind: 'int', value: 0 } },
     hint: 'past_length',
@@ -379,6 +382,7 @@ function cachedDecoderGraph(
     layers,
     undefined,
     maskBias(encMask, 'f32'),
+    true,
   );
   const V = ic.vocabSize;
   g.output(reshape(logProbs, [-1, 1, V]), 'logits');
@@ -402,8 +406,8 @@ function cachedDecoderGraph(
   g.output(token, 'greedy_token');
   g.output(gatherElements(logProbs, token, 1), 'greedy_logprob');
   for (let i = 0; i < ic.decoderLayers; i++) {
-    g.output(present[2 * i]!, `present.${i}.decoder.key`);
-    g.output(present[2 * i + 1]!, `present.${i}.decoder.value`);
+    g.output(present[2 * i]!, `step.${i}.decoder.key`);
+    g.output(present[2 * i + 1]!, `step.${i}.decoder.value`);
   }
   return g;
 }
@@ -434,6 +438,7 @@ function tokenDecoder(
   layers: readonly LayerCaches[],
   selfBias: Tensor | undefined,
   crossBias: Tensor,
+  timeMajor: boolean,
 ): { logProbs: Tensor; present: Tensor[] } {
   const r = resolve(ic);
   const D = ic.dModel;
@@ -450,28 +455,47 @@ function tokenDecoder(
   const tok = gather(table, reshape(ids, [-1])); // [B, D]
   let x = add((ic.scaleEmbedding ?? true) ? mul(tok, Math.sqrt(D)) : tok, gather(sinusoids, pos)); // [B, D]
   const split = (t: Tensor): Tensor => reshape(t, [-1, H, 1, K]); // [B, D] → [B, H, 1, K]
-  const attend = (name: string, q: Tensor, k: Tensor, v: Tensor, bias: Tensor | undefined): Tensor => {
-    const scores = mul(matMul(q, transpose(k, [0, 1, 3, 2])), 1 / Math.sqrt(K)); // [B, H, 1, L]
+  /** `q [B, H, 1, K]` over keys `kT [B, H, K, L]` and values `v [B, H, L, K]` → `[B, D]`. */
+  const attend = (name: string, q: Tensor, kT: Tensor, v: Tensor, bias: Tensor | undefined): Tensor => {
+    const scores = mul(matMul(q, kT), 1 / Math.sqrt(K)); // [B, H, 1, L]
     const probs = softmax(bias === undefined ? scores : add(scores, bias), -1);
     return linear(p, `${name}.o`, reshape(matMul(probs, v), [-1, D])); // [B, D]
   };
+  const keysT = (k: Tensor): Tensor => transpose(k, [0, 1, 3, 2]); // [B, H, L, K] → [B, H, K, L]
   const present: Tensor[] = [];
   layers.forEach((caches, i) => {
     x = g.scope(`dec.${i}`, () => {
       const l = `dec.${i}`;
       const a = residual(r, p, `${l}.ln1`, x, (z) => {
+        const q = split(linear(p, `${l}.self_attn.q`, z));
+        if (timeMajor) {
+          // This step's keys and values [1, B, H, K] are the outputs; the caller appends them.
+          const [k1, v1] = ['k', 'v'].map((w) =>
+            reshape(linear(p, `${l}.self_attn.${w}`, z), [1, -1, H, K]),
+          ) as [Tensor, Tensor];
+          present.push(k1, v1);
+          const k = concat([caches.selfKey, k1], 0, TOTAL); // [TOTAL, B, H, K]
+          const v = concat([caches.selfValue, v1], 0, TOTAL);
+          return attend(
+            `${l}.self_attn`,
+            q,
+            transpose(k, [1, 2, 3, 0]),
+            transpose(v, [1, 2, 0, 3]),
+            selfBias,
+          );
+        }
         const cat = (past: Tensor, name: string): Tensor =>
           concat([past, split(linear(p, name, z))], 2, TOTAL); // [B, H, TOTAL, K]
         const k = cat(caches.selfKey, `${l}.self_attn.k`);
         const v = cat(caches.selfValue, `${l}.self_attn.v`);
         present.push(k, v);
-        return attend(`${l}.self_attn`, split(linear(p, `${l}.self_attn.q`, z)), k, v, selfBias);
+        return attend(`${l}.self_attn`, q, keysT(k), v, selfBias);
       });
       const b = residual(r, p, `${l}.ln2`, a, (z) =>
         attend(
           `${l}.cross_attn`,
           split(linear(p, `${l}.cross_attn.q`, z)),
-          caches.crossKey,
+          keysT(caches.crossKey),
           caches.crossValue,
           crossBias,
         ),

@@ -526,3 +526,24 @@ test("greedy: the cached decoder's greedy head picks what RowChooser picks from 
   assert.notDeepEqual(headed, free);
   for (const [c] of headed) assert.ok(!c!.tokenIds.includes(top), `banned token ${top} chosen`);
 });
+
+test('Seq2SeqModel: cached steps after a multi-token first step read the prefix as the merged decoder does', async () => {
+  const params = randomParams(SMALL, 4, 2);
+  const sources = randomSources(3, SMALL.vocabSize, 9);
+  const prefix = BigInt64Array.from([0, 7, 12, 0, 9, 30, 0, 5, 5], BigInt); // 3 rows × 3 tokens
+  const logitsOf = async (cachedDecoder: boolean): Promise<Float32Array[]> => {
+    const model = await Seq2SeqModel.fromParams(SMALL, params, TEST_DEFAULTS, {}, { cachedDecoder });
+    const { hidden, mask } = await model.encode(sources);
+    const state = model.start(hidden, mask);
+    await model.step(state, prefix, 3);
+    const out: Float32Array[] = [];
+    for (const tok of [4n, 8n])
+      out.push(Float32Array.from(await model.step(state, new BigInt64Array(3).fill(tok))));
+    await model.release();
+    return out;
+  };
+  const [cached, merged] = [await logitsOf(true), await logitsOf(false)];
+  let worst = 0;
+  cached.forEach((c, s) => c.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - merged[s]![i]!)))));
+  assert.ok(worst <= 1e-5, `max |cached − merged| = ${worst}`);
+});

@@ -2,7 +2,9 @@
  * A loaded encoder–decoder: the two sessions of a bundle (or of graphs built in memory from parameters)
  * and the decoding primitives every strategy uses — encode a batch, run one cached decoder step, keep or
  * reorder rows of the cache. Rows are independent sequences; the cache holds, per layer, the decoder's
- * self-attention keys/values `[rows, H, L, K]` and the cross-attention keys/values `[rows, H, S, K]`.
+ * self-attention keys/values (`[rows, H, L, K]` from the merged decoder, `[L, rows, H, K]` once the
+ * cached decoder runs: {@link DecoderState.timeMajor}) and the cross-attention keys/values
+ * `[rows, H, S, K]`.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -44,6 +46,13 @@ export interface DecoderState {
   past: Record<string, HostTensor<'f32'>>;
   /** Decoder tokens consumed so far (the cache length). */
   length: number;
+  /**
+   * Whether the self-attention caches (`past_key_values.i.decoder.*`) are time-major, `[length,
+   * rows, H, K]`, the cached decoder's layout: each step appends one `[rows, H, K]` slice in place,
+   * so onnxruntime-node need not copy the whole cache out at every step. Otherwise `[rows, H,
+   * length, K]`, the merged decoder's. @default false
+   */
+  timeMajor?: boolean;
   /** Output buffers reused from step to step; made by the first step. */
   buffers?: StepBuffers;
 }
@@ -51,7 +60,8 @@ export interface DecoderState {
 /**
  * Buffers a state's steps write into instead of letting onnxruntime allocate every output: the logits,
  * and per cache name two buffers, one holding the current past and the other receiving the next present
- * (or a selection's rows). One that is too small is replaced by one at least twice its size.
+ * (or a selection's rows); a time-major past grows in place in its buffer. One that is too small is
+ * replaced by one at least twice its size.
  */
 export interface StepBuffers {
   /** [capacity] f32 */
@@ -175,9 +185,14 @@ export class Seq2SeqModel {
     this.firstFetch = ['logits', ...present];
     // After the first step the cross-attention cache only passes through the `If`: fetching it again
     // would copy it out every step for nothing.
-    this.laterFetch = ['logits', ...present.filter((n) => n.includes('.decoder.'))];
-    this.greedyFetch = ['greedy_token', 'greedy_logprob', ...this.laterFetch.slice(1)];
+    const selfPresent = present.filter((n) => n.includes('.decoder.'));
+    // The cached decoder returns each step's self-attention keys and values (`step.i.decoder.*`,
+    // `[1, rows, H, K]`); the merged one, for foreign bundles, the whole presents.
+    const selfStep = selfPresent.map((n) => n.replace('present.', 'step.'));
+    this.laterFetch = ['logits', ...(cached === undefined ? selfPresent : selfStep)];
+    this.greedyFetch = ['greedy_token', 'greedy_logprob', ...selfStep];
     this.pastOf = new Map(present.map((n) => [n, n.replace('present.', 'past_key_values.')]));
+    this.appendTo = new Map(selfStep.map((n) => [n, n.replace('step.', 'past_key_values.')]));
   }
 
   private readonly dModel: number;
@@ -190,6 +205,8 @@ export class Seq2SeqModel {
   private readonly greedyFetch: readonly string[];
   /** `present.i.…` → `past_key_values.i.…` */
   private readonly pastOf: ReadonlyMap<string, string>;
+  /** `step.i.decoder.…` (the cached decoder's new keys and values) → `past_key_values.i.decoder.…` */
+  private readonly appendTo: ReadonlyMap<string, string>;
   /** Zeros that stand in for encoder outputs once the cross-attention cache exists. */
   private zeros = new Float32Array(0);
   /**
@@ -435,6 +452,12 @@ export class Seq2SeqModel {
   ): Promise<Record<string, HostTensor>> {
     const { rows } = state;
     const cached = state.length > 0 ? this.cached : undefined;
+    const b = (state.buffers ??= {
+      logits: new Float32Array(0),
+      cache: new Map(),
+      mask: [new BigInt64Array(0), new BigInt64Array(0)],
+    });
+    if (cached !== undefined && state.timeMajor !== true) this.toTimeMajor(state, b);
     const feeds: Record<string, HostTensor> = {
       input_ids: hostTensor('i64', [rows, t], tokens),
       ...(cached === undefined
@@ -446,11 +469,6 @@ export class Seq2SeqModel {
       ...state.past,
     };
     if (this.hasEncoderMask) feeds.encoder_attention_mask = state.mask;
-    const b = (state.buffers ??= {
-      logits: new Float32Array(0),
-      cache: new Map(),
-      mask: [new BigInt64Array(0), new BigInt64Array(0)],
-    });
     const fetch = greedy ? this.greedyFetch : state.length === 0 ? this.firstFetch : this.laterFetch;
     const into: Record<string, HostTensor> = {};
     if (!greedy) {
@@ -462,7 +480,7 @@ export class Seq2SeqModel {
     const total = state.length + t;
     for (const n of fetch) {
       const past = this.pastOf.get(n);
-      if (past === undefined) continue; // logits or the greedy head
+      if (past === undefined) continue; // logits, the greedy head or a step's keys and values
       const len = n.includes('.decoder.') ? total : S;
       const size = rows * this.heads * len * this.headDim;
       const pair = this.pairOf(b, past);
@@ -474,9 +492,66 @@ export class Seq2SeqModel {
     for (const n of fetch) {
       const past = this.pastOf.get(n);
       if (past !== undefined) state.past[past] = into[n] as HostTensor<'f32'>;
+      const to = cached === undefined ? undefined : this.appendTo.get(n);
+      if (to !== undefined) this.append(state, b, to, out[n]!.data as Float32Array);
     }
     state.length = total;
     return out;
+  }
+
+  /** Appends one step's `[rows, H, K]` keys or values to the time-major cache `name`, in place. */
+  private append(state: DecoderState, b: StepBuffers, name: string, slice: Float32Array): void {
+    const past = state.past[name]!;
+    const L = past.dims[0]!;
+    const n = (L + 1) * slice.length;
+    const pair = this.pairOf(b, name);
+    const held =
+      pair[0].buffer === past.data.buffer ? 0 : pair[1].buffer === past.data.buffer ? 1 : undefined;
+    const k: 0 | 1 = held ?? freeOf(pair, past.data);
+    if (held === undefined || pair[k].length < n) {
+      // Move to a buffer with room (twice the length needed, so that regrowth is rare).
+      const grown = new Float32Array(2 * n);
+      grown.set(past.data.subarray(0, L * slice.length));
+      pair[k] = grown;
+    }
+    pair[k].set(slice, L * slice.length);
+    state.past[name] = hostTensor(
+      'f32',
+      [L + 1, state.rows, this.heads, this.headDim],
+      pair[k].subarray(0, n),
+    );
+  }
+
+  /**
+   * Lays the self-attention caches out time-major (`[length, rows, H, K]`) for the cached decoder:
+   * a relabelling after a one-token first step (the two layouts agree at length 1), a transpose
+   * into the free buffer after a longer one.
+   */
+  private toTimeMajor(state: DecoderState, b: StepBuffers): void {
+    const { rows } = state;
+    const H = this.heads;
+    const K = this.headDim;
+    for (const name of this.appendTo.values()) {
+      const past = state.past[name]!;
+      const L = past.dims[2]!;
+      if (L <= 1) {
+        state.past[name] = hostTensor('f32', [L, rows, H, K], past.data);
+        continue;
+      }
+      const pair = this.pairOf(b, name);
+      const k = freeOf(pair, past.data);
+      pair[k] = ensure(pair[k], L * rows * H * K, (m) => new Float32Array(m));
+      const dst = pair[k];
+      for (let r = 0; r < rows; r++)
+        for (let h = 0; h < H; h++)
+          for (let l = 0; l < L; l++)
+            dst.set(
+              past.data.subarray(((r * H + h) * L + l) * K, ((r * H + h) * L + l + 1) * K),
+              ((l * rows + r) * H + h) * K,
+            );
+      state.past[name] = hostTensor('f32', [L, rows, H, K], dst.subarray(0, L * rows * H * K));
+    }
+    state.timeMajor = true;
   }
 
   private pairOf(b: StepBuffers, name: string): [Float32Array, Float32Array] {
@@ -499,6 +574,10 @@ export class Seq2SeqModel {
     const b = consume ? state.buffers : undefined;
     const past: Record<string, HostTensor<'f32'>> = {};
     for (const [n, t] of Object.entries(state.past)) {
+      if (state.timeMajor === true && this.isSelfCache(n)) {
+        past[n] = this.selectTimeMajor(t, pick, b === undefined ? undefined : this.pairOf(b, n));
+        continue;
+      }
       const per = t.dims.slice(1).reduce((x, y) => x * y, 1);
       if (b === undefined || per === 0) {
         past[n] = takeRows(t, pick);
@@ -524,8 +603,41 @@ export class Seq2SeqModel {
       mask,
       past,
       length: state.length,
+      ...(state.timeMajor === true ? { timeMajor: true } : {}),
       ...(b === undefined ? {} : { buffers: b }),
     };
+  }
+
+  private isSelfCache(name: string): boolean {
+    return name.startsWith('past_key_values.') && name.includes('.decoder.');
+  }
+
+  /**
+   * Rows `pick` of a time-major cache `[L, rows, H, K]`, into the pair's free buffer (or new
+   * memory without a pair), leaving room to append as many steps again.
+   */
+  private selectTimeMajor(
+    t: HostTensor<'f32'>,
+    pick: readonly number[],
+    pair: [Float32Array, Float32Array] | undefined,
+  ): HostTensor<'f32'> {
+    const [L, rowsBefore] = t.dims as [number, number];
+    const per = this.dModel; // one row of one step: H × K
+    const rows = pick.length;
+    const n = L * rows * per;
+    let dst: Float32Array;
+    if (pair === undefined) dst = new Float32Array(n);
+    else {
+      const k = freeOf(pair, t.data);
+      pair[k] = ensure(pair[k], n, (m) => new Float32Array(Math.max(m, 2 * n)));
+      dst = pair[k];
+    }
+    for (let l = 0; l < L; l++)
+      for (let i = 0; i < rows; i++) {
+        const from = (l * rowsBefore + pick[i]!) * per;
+        dst.set(t.data.subarray(from, from + per), (l * rows + i) * per);
+      }
+    return hostTensor('f32', [L, rows, this.heads, this.headDim], dst.subarray(0, n));
   }
 
   /** `[rows, S, D]` zeros, a view of one shared buffer (onnxruntime never writes into inputs). */
