@@ -104,7 +104,7 @@ export const CONFIG = defineConfig({
         ),
         maxWaitMs: duration('5ms').describe('longest a source waits for others to share its batch'),
         rejoinWaitMs: duration('20ms').describe(
-          'while a batch of a policy and decoding runs, new sources for it wait until it ends and its callers are back (at most this long after), so that they share one batch, which then starts without maxWaitMs; 0 turns it off',
+          'while a batch of a policy and decoding runs, new sources for it wait until it ends and its callers are back (at most this long after, extended by a quarter of it past each caller that comes back, up to three times it in all), so that they share one batch, which then starts without maxWaitMs; 0 turns it off',
         ),
         maxConcurrentBatches: int(1, 1).describe(
           'batches decoding at once over all policies (each uses intraOpThreads)',

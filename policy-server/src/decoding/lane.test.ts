@@ -94,3 +94,34 @@ test('Lane: an item held in the window leaves when its signal fires; idle once e
   await lane.close();
   assert.equal(lane.idle, true);
 });
+
+test('Lane: callers coming back one after another keep the window open past rejoinMs', async () => {
+  // 8 callers, each back 5 + 3·c ms after its answer: the last is back 26 ms after the batch, past a
+  // 20 ms window, but none comes more than 3 ms after the one before (the window stays open 5 ms
+  // past each arrival), so they still share full batches.
+  const sizes: number[] = [];
+  const lane = new Lane<number, number>(
+    {
+      maxBatchItems: 64,
+      maxWaitMs: 1,
+      maxQueuedItems: 1000,
+      run: async (items) => {
+        sizes.push(items.length);
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        return items;
+      },
+    },
+    20,
+  );
+  const signal = new AbortController().signal;
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, c) => {
+      for (let r = 0; r < 8; r++) {
+        assert.deepEqual(await lane.submit([c], signal), [c]);
+        await new Promise((resolve) => setTimeout(resolve, 5 + 3 * c));
+      }
+    }),
+  );
+  await lane.close();
+  assert.ok(sizes.filter((n) => n === 8).length >= 6, `sizes ${sizes.join(',')}`);
+});
