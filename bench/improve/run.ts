@@ -78,6 +78,7 @@ const { values: a } = parseArgs({
     'lr-schedule': { type: 'string', default: 'constant' },
     'eval-decoding': { type: 'string', default: 'greedy' },
     pairs: { type: 'string', default: 'best-worst' },
+    'value-estimate': { type: 'string', default: 'monte-carlo' },
     'min-gap': { type: 'string', default: String(IMPROVE_DEFAULTS.minRewardGap) },
     hyper: { type: 'string', default: '' },
     'batch-tokens': { type: 'string', default: '1024' },
@@ -142,6 +143,9 @@ const lrSchedule =
 const pairSelection =
   a.pairs === 'best-worst' || a.pairs === 'min-gap' ? a.pairs : fail('--pairs must be best-worst or min-gap');
 const minRewardGap = real('min-gap');
+if (a['value-estimate'] !== 'monte-carlo' && a['value-estimate'] !== 'head')
+  fail('--value-estimate: monte-carlo or head');
+const valueEstimate = a['value-estimate'] as 'monte-carlo' | 'head';
 if (!(minRewardGap > 0)) fail('--min-gap must be > 0');
 // `--hyper dpo.beta=0.5,hypo.klWeight=0.1`: per-objective hyperparameters (the objective validates them).
 const hypers = new Map<string, Record<string, number | boolean>>();
@@ -244,6 +248,7 @@ const settings = {
   ...(pairSelection === 'min-gap' ? { pairs: [pairSelection, minRewardGap] } : {}),
   ...(a.hyper !== '' ? { hyper: a.hyper } : {}),
   ...(a['eval-decoding'] !== 'greedy' ? { evalDecoding: evalDecoding } : {}),
+  ...(a['value-estimate'] !== 'monte-carlo' ? { valueEstimate: a['value-estimate'] } : {}),
   improve: [
     a.schedule,
     a.steps,
@@ -460,6 +465,7 @@ for (const objective of objectives) {
           sampling: objective.startsWith('alol') ? 'priority' : 'uniform',
           pairSelection,
           minRewardGap,
+          ...(objective.startsWith('alol') ? { valueEstimate } : {}),
         },
         optimizer: {
           ...IMPROVE_DEFAULTS,

@@ -19,6 +19,15 @@ export {
 } from './objectives/objective.js';
 export { tokenLogProbs, tokenLogProbsWithMean, sequenceLogProb } from './objectives/log-probs.js';
 export { monteCarloValues, monteCarloBaseline, type ScoredExample } from './objectives/mc-baseline.js';
+export {
+  encodeSources,
+  fitValueHead,
+  ValueHead,
+  valueHeadParams,
+  type EncodedSource,
+  type ValueHeadFit,
+  type ValueHeadOptions,
+} from './objectives/value-head.js';
 export { bvmpoKlWeight, type BvmpoHyper } from './objectives/bvmpo.js';
 export type { BcHyper } from './objectives/bc.js';
 export type { WbcHyper } from './objectives/wbc.js';

@@ -40,6 +40,8 @@ export interface TrainFlags {
   sampling?: 'uniform' | 'priority';
   pairs?: 'best-worst' | 'min-gap';
   minRewardGap?: number;
+  valueEstimate?: 'monte-carlo' | 'head';
+  valueMax?: number;
   reward: string;
   normalization: RewardNormalization;
   rewardAddress: string;
@@ -187,6 +189,8 @@ export async function trainCommand(f: TrainFlags): Promise<void> {
         ...(f.sampling === undefined ? {} : { sampling: f.sampling }),
         ...(f.pairs === undefined ? {} : { pairSelection: f.pairs }),
         ...(f.minRewardGap === undefined ? {} : { minRewardGap: f.minRewardGap }),
+        ...(f.valueEstimate === undefined ? {} : { valueEstimate: f.valueEstimate }),
+        ...(f.valueMax === undefined ? {} : { valueMax: f.valueMax }),
         policy: f.policy,
         ...(f.reference === undefined || f.reference === 'behaviour' ? {} : { reference: f.reference }),
         source: sourceOf(f),
@@ -272,6 +276,11 @@ export function addTrainCommand(program: Command): void {
     .option('--sampling <how>', 'uniform | priority (default: uniform)')
     .option('--pairs <how>', 'dpo/hypo pairs: best-worst | min-gap')
     .option('--min-reward-gap <delta>', 'min-gap pairs: smallest reward gap', num)
+    .option(
+      '--value-estimate <how>',
+      "A-LoL's V(x): monte-carlo (mean reward of the source's samples) | head (fitted to π_ref's validation outputs)",
+    )
+    .option('--value-max <x>', 'upper bound of the value head (default 1)', num)
     .option(
       '--reward <name>',
       'reward of validation outputs: bleu, chrf, chrf++, ter, or a RewardService model',

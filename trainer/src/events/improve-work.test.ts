@@ -131,3 +131,28 @@ test('parseImproveWork: reports every problem with its field path; unsupported o
     /GOLD_VARIANT_R_GOLD is not supported/,
   );
 });
+
+test('parseImproveWork: the A-LoL value estimate and its bound; R-LoL has no value to estimate', () => {
+  const alol = (p: Partial<objectives.AlolParams>) =>
+    parseImproveWork(
+      work({ objective: { $case: 'alol', alol: O.AlolParams.fromPartial(p) }, referencePolicyId: '' }),
+    ).spec.objective;
+  const unset = alol({});
+  assert.deepEqual([unset.valueEstimate, unset.valueMax], ['monte-carlo', 1]);
+  const head = alol({ valueEstimate: O.AlolValueEstimate.ALOL_VALUE_ESTIMATE_HEAD, valueMax: 2 });
+  assert.deepEqual([head.name, head.valueEstimate, head.valueMax], ['alol', 'head', 2]);
+  const seq = alol({
+    variant: O.AlolVariant.ALOL_VARIANT_SEQ,
+    valueEstimate: O.AlolValueEstimate.ALOL_VALUE_ESTIMATE_HEAD,
+  });
+  assert.deepEqual([seq.name, seq.valueEstimate], ['alol-seq', 'head']);
+  assert.throws(
+    () =>
+      alol({
+        variant: O.AlolVariant.ALOL_VARIANT_RLOL,
+        valueEstimate: O.AlolValueEstimate.ALOL_VALUE_ESTIMATE_HEAD,
+      }),
+    /ImproveWork\.objective\.alol\.value_estimate: R-LoL has no value function/,
+  );
+  assert.throws(() => alol({ valueMax: -1 }), /ImproveWork\.objective\.alol\.value_max: must be/);
+});

@@ -93,18 +93,27 @@ export function objectiveChoice(
       return { ...base, name: 'bvmpo', hyper: {} };
     case 'alol': {
       const a = one.alol;
-      if (a.valueEstimate === O.AlolValueEstimate.ALOL_VALUE_ESTIMATE_HEAD)
-        v.add(`${f}.alol.value_estimate`, 'ALOL_VALUE_ESTIMATE_HEAD is not supported; use MONTE_CARLO');
+      const head = a.valueEstimate === O.AlolValueEstimate.ALOL_VALUE_ESTIMATE_HEAD;
+      if (head && a.variant === O.AlolVariant.ALOL_VARIANT_RLOL)
+        v.add(`${f}.alol.value_estimate`, 'R-LoL has no value function; leave it unset or MONTE_CARLO');
+      if (!(a.valueMax >= 0 && Number.isFinite(a.valueMax)))
+        v.add(`${f}.alol.value_max`, `must be a finite number ≥ 0 (0: 1), got ${a.valueMax}`);
+      // The value estimate of the A-LoL variants (R-LoL has none).
+      const value = {
+        valueEstimate: head ? ('head' as const) : ('monte-carlo' as const),
+        valueMax: a.valueMax > 0 ? a.valueMax : 1,
+      };
       const clip = a.clipEpsilon === undefined ? {} : { clipEpsilon: a.clipEpsilon };
       const s = sampling(a.sampling, 'priority');
       switch (a.variant) {
         case O.AlolVariant.ALOL_VARIANT_REF_FREE:
-          return { ...base, name: 'alol-ref-free', hyper: {}, sampling: s };
+          return { ...base, ...value, name: 'alol-ref-free', hyper: {}, sampling: s };
         case O.AlolVariant.ALOL_VARIANT_SEQ:
-          return { ...base, name: 'alol-seq', hyper: clip, sampling: s };
+          return { ...base, ...value, name: 'alol-seq', hyper: clip, sampling: s };
         case O.AlolVariant.ALOL_VARIANT_KL:
           return {
             ...base,
+            ...value,
             name: 'alol-kl',
             hyper: { ...(a.klBeta === 0 ? {} : { klBeta: a.klBeta }), clipEpsilon: a.clipEpsilon ?? 0 },
             sampling: s,
@@ -112,7 +121,7 @@ export function objectiveChoice(
         case O.AlolVariant.ALOL_VARIANT_RLOL:
           return { ...base, name: 'r-lol', hyper: clip, sampling: s };
         default:
-          return { ...base, name: 'alol', hyper: clip, sampling: s };
+          return { ...base, ...value, name: 'alol', hyper: clip, sampling: s };
       }
     }
     case 'dpo':

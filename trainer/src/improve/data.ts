@@ -67,7 +67,7 @@ export interface Row {
   /** [T] target ids, end token included when the candidate finished. */
   readonly tgt: readonly number[];
   readonly reward: number;
-  /** V(x): the Monte-Carlo baseline of the source. */
+  /** V(x) of the source: its Monte-Carlo baseline, or the value head's estimate. */
   readonly baseline: number;
   /** S_ref; NaN when no objective input needs it. */
   refSeqLogp: number;

@@ -123,3 +123,37 @@ test('runImprove: every supported objective trains, validates and writes a bundl
     assert.equal(m.lineage.metrics?.steps, 2, name);
   }
 });
+
+test('runImprove: alol with a value head fits it on the reference policy’s validation outputs and trains on its advantages', async () => {
+  const messages: string[] = [];
+  const s = spec('alol', 2, 2);
+  const r = await runImprove(
+    { ...s, objective: { ...s.objective, valueEstimate: 'head' } },
+    { ...inputs(), data: { ...data, valid: toyValid(20, 9) } },
+    {
+      checkpoints: new FolderCheckpointStore(join(dir, 'ck-alol-head')),
+      outDir: join(dir, 'out-alol-head'),
+      onEvent: (e: ImproveEvent) => {
+        if (e.kind === 'info') messages.push(e.message);
+      },
+    },
+  );
+  assert.equal(r.steps, 2);
+  assert.ok(Number.isFinite(r.best.reward));
+  const fit = messages.find((m) => m.startsWith('value head: fitted'));
+  assert.ok(fit !== undefined, messages.join('\n'));
+  // 20 validation sources: 16 fit the head, 4 pick its epoch; every training source gets a value.
+  assert.match(fit, /outputs for 16 validation sources .*\(4 sources\); V\(x\) of 16 training sources/);
+  // Four validation sources are too few to hold one out.
+  await assert.rejects(
+    runImprove(
+      { ...s, jobId: 't-alol-head-1', objective: { ...s.objective, valueEstimate: 'head' } },
+      { ...inputs(), data: { ...data, valid: toyValid(4, 9) } },
+      {
+        checkpoints: new FolderCheckpointStore(join(dir, 'ck-alol-head-1')),
+        outDir: join(dir, 'out-alol-head-1'),
+      },
+    ),
+    /needs at least 5 validation sources, it has 4/,
+  );
+});

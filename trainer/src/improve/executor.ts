@@ -2,6 +2,7 @@
  * The Improve-step executor, shared by the trainer service and `rest train` (one code path): from a
  * starting policy bundle and the step's scored candidates to a new policy bundle.
  *
+ *   A-LoL with a value head: decode validation with π_ref, fit the head, V(x) of every source
  *   prepare units (tokens, baselines, pairs, reference log-probs)
  *   → resume from the latest checkpoint, or start from the parent's parameters with fresh moments
  *   → step 1..maxSteps: batch → side inputs (GOLD's π̃, HyPO's online samples) → one fused train step
@@ -28,18 +29,20 @@ import {
   transformerParams,
   writePolicyBundle,
   type BundleLineage,
+  type DecodingOptions,
   type SessionOptions,
   type TrainState,
 } from '@rest/runtime';
-import { loadTokenizer } from '@rest/text';
+import { loadTokenizer, type Tokenizer } from '@rest/text';
 import { FailedPreconditionError } from '@rest/service-kit';
 import { parseObjectiveHyper } from '../objectives/registry.js';
 import type { HypoHyper } from '../objectives/hypo.js';
 import type { GoldHyper } from '../objectives/gold.js';
 import { batchRows, epochBatches, priorityBatch, rowFeeds } from './batches.js';
 import type { Checkpoint, CheckpointStore, EvalPoint, LoopProgress } from './checkpoints.js';
-import type { ImproveData, RewardFn, Unit } from './data.js';
-import { validate } from './evaluate.js';
+import type { ImproveData, RewardFn, Unit, ValidItem } from './data.js';
+import { translate, validate } from './evaluate.js';
+import { encodeSources, fitValueHead } from '../objectives/value-head.js';
 import { inputNames, prepareUnits } from './prepare.js';
 import { LaggedPolicy, onlineSamples } from './side-inputs.js';
 import { checkImproveSpec, learningRateAtStep, type ImproveSpec } from './spec.js';
@@ -169,12 +172,43 @@ export async function runImprove(
     name === 'gold' ? new LaggedPolicy(config, defaults, session, new Float32Array(0)) : undefined;
   let trainer: Trainer | undefined;
   try {
+    // Validation sources past the position table cannot be decoded; nor can outputs past it.
+    const maxPositions = config.maxPositions ?? 512;
+    const validItems = inputs.data.valid
+      .filter((v) => tok.encode(v.source).length <= maxPositions)
+      .slice(0, spec.eval.maxSources);
+    if (validItems.length < Math.min(inputs.data.valid.length, spec.eval.maxSources ?? Infinity))
+      await emit({ kind: 'info', message: 'validation sources longer than the position table are left out' });
+    const evalDecoding = {
+      ...spec.eval.decoding,
+      maxNewTokens: Math.min(spec.eval.decoding.maxNewTokens ?? defaults.maxLength - 1, maxPositions - 1),
+    };
+    const evalBatch = opts.evalBatchSize ?? 64;
+
+    const values =
+      spec.objective.valueEstimate === 'head'
+        ? await headValues(await openReference(), {
+            tok,
+            valid: validItems,
+            all: inputs.data.all,
+            reward: inputs.reward,
+            decoding: evalDecoding,
+            evalBatch,
+            maxPositions,
+            valueMax: spec.objective.valueMax ?? 1,
+            seed: spec.seed,
+            session,
+            emit,
+            beat,
+          })
+        : undefined;
     const prepared = await prepareUnits(inputs.data.train, inputs.data.all, hyper, {
       objective: spec.objective,
       tokenizer: tok,
-      maxLength: config.maxPositions ?? 512,
+      maxLength: maxPositions,
       reference: openReference,
       heartbeat: beat,
+      ...(values === undefined ? {} : { values }),
     });
     const units = prepared.units;
     await emit({
@@ -249,18 +283,6 @@ export async function runImprove(
       if (lagged !== undefined) await lagged.refresh(trainer.parameters as Float32Array);
     }
 
-    // Validation sources past the position table cannot be decoded; nor can outputs past it.
-    const maxPositions = config.maxPositions ?? 512;
-    const validItems = inputs.data.valid
-      .filter((v) => tok.encode(v.source).length <= maxPositions)
-      .slice(0, spec.eval.maxSources);
-    if (validItems.length < Math.min(inputs.data.valid.length, spec.eval.maxSources ?? Infinity))
-      await emit({ kind: 'info', message: 'validation sources longer than the position table are left out' });
-    const evalDecoding = {
-      ...spec.eval.decoding,
-      maxNewTokens: Math.min(spec.eval.decoding.maxNewTokens ?? defaults.maxLength - 1, maxPositions - 1),
-    };
-    const evalBatch = opts.evalBatchSize ?? 64;
     const validateNow = async (step: number, loss: number): Promise<EvalPoint | undefined> => {
       if (validItems.length === 0) return undefined;
       const model = await Seq2SeqModel.fromParams(
@@ -466,5 +488,102 @@ export async function runImprove(
     await trainer?.release();
     await reference?.release();
     await lagged?.release();
+  }
+}
+
+/**
+ * A-LoL's value head (objectives/value-head.ts) for this step: decodes the validation sources with the
+ * frozen reference policy (the run's evaluation decoding), fits the head on its encoder states to
+ * the rewards of those outputs, and returns V(x) for every source of `all` that fits the position
+ * table. Throws FailedPreconditionError when there are no validation sources to fit on.
+ */
+async function headValues(
+  reference: Seq2SeqModel,
+  o: {
+    readonly tok: Tokenizer;
+    readonly valid: readonly ValidItem[];
+    readonly all: ImproveData['all'];
+    readonly reward: RewardFn;
+    readonly decoding: DecodingOptions;
+    readonly evalBatch: number;
+    readonly maxPositions: number;
+    readonly valueMax: number;
+    readonly seed: number;
+    readonly session: SessionOptions;
+    readonly emit: (e: ImproveEvent) => Promise<void>;
+    readonly beat: () => Promise<void>;
+  },
+): Promise<Map<string, number>> {
+  // A fifth of them is held out to pick the epoch: five give one.
+  if (o.valid.length < 5)
+    throw new FailedPreconditionError(
+      `the value head is fitted to the reference policy's validation outputs: the step needs at least 5 validation sources, it has ${o.valid.length}`,
+    );
+  const t0 = performance.now();
+  const outputs = await translate(
+    reference,
+    o.tok,
+    o.valid.map((v) => v.source),
+    o.decoding,
+    o.evalBatch,
+    o.beat,
+  );
+  const rewards = await o.reward(
+    o.valid.map((v, i) => ({
+      source: v.source,
+      hypothesis: outputs[i]!,
+      ...(v.reference === undefined ? {} : { reference: v.reference }),
+    })),
+  );
+  // A reward above the head's range cannot be reached by its sigmoid: aim at the bound instead.
+  const targets = rewards.map((r) => Math.min(Math.max(r, 0), o.valueMax));
+  const encoded = await encodeSources(
+    reference,
+    o.valid.map((v) => o.tok.encode(v.source)),
+    o.evalBatch,
+    o.beat,
+  );
+  const head = await fitValueHead(encoded, targets, {
+    valueMax: o.valueMax,
+    seed: o.seed,
+    session: o.session,
+  });
+  try {
+    const ids = new Map<string, number[]>();
+    for (const c of o.all) {
+      if (ids.has(c.sourceId)) continue;
+      const src = o.tok.encode(c.source);
+      if (src.length > 0 && src.length <= o.maxPositions) ids.set(c.sourceId, src);
+    }
+    const keys = [...ids.keys()];
+    const values = new Map<string, number>();
+    // In chunks, so that the encoder states of a whole Grow are never held at once.
+    const CHUNK = 1024;
+    for (let k = 0; k < keys.length; k += CHUNK) {
+      const chunk = keys.slice(k, k + CHUNK);
+      const v = await head.values(
+        await encodeSources(
+          reference,
+          chunk.map((id) => ids.get(id)!),
+          o.evalBatch,
+          o.beat,
+        ),
+      );
+      chunk.forEach((id, i) => values.set(id, v[i]!));
+    }
+    const f = head.fit;
+    const mean = [...values.values()].reduce((a, b) => a + b, 0) / Math.max(1, values.size);
+    await o.emit({
+      kind: 'info',
+      message:
+        `value head: fitted on the reference policy's outputs for ${f.trainExamples} validation sources ` +
+        `(mean reward ${(targets.reduce((a, b) => a + b, 0) / targets.length).toFixed(4)}); ` +
+        `held-out MSE ${f.heldOutMse.toFixed(5)} at epoch ${f.epoch} against ${f.heldOutMseOfMean.toFixed(5)} for the mean ` +
+        `(${f.heldOutExamples} sources); V(x) of ${values.size} training sources, mean ${mean.toFixed(4)} ` +
+        `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    });
+    return values;
+  } finally {
+    await head.release();
   }
 }

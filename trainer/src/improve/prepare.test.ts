@@ -72,6 +72,17 @@ test('prepareUnits: the A-LoL family keeps only A > 0, weighted by A', async () 
   assert.equal(p.dropped.noAdvantage, 5);
 });
 
+test('prepareUnits: given values (the value head) replace the Monte-Carlo baselines in the advantage', async () => {
+  // V(x) = 0.95 leaves no candidate of x above it but its reference; y is not given and keeps its MC 0.4.
+  const values = new Map([['x', 0.95]]);
+  const p = await prepareUnits(ALL, ALL, {}, { ...options('alol-ref-free', noReference), values });
+  assert.deepEqual(
+    p.units.map((u) => [u.rows[0]!.sourceId, u.rows[0]!.reward, u.rows[0]!.baseline, +u.weight.toFixed(12)]),
+    [['x', 1, 0.95, 0.05]],
+  );
+  assert.equal(p.dropped.noAdvantage, 6);
+});
+
 test('prepareUnits: dpo pairs (best, worst) per source of D_i from all candidates; behaviour log-probs serve as S_ref', async () => {
   const withBehaviour = ALL.map((x) => ({
     ...x,

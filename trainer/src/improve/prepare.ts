@@ -1,6 +1,7 @@
 /**
- * Turns an Improve step's scored candidates into training units: token ids, per-source Monte-Carlo
- * baselines V(x) (from every scored candidate of the source, not just the filtered ones), DPO pairs
+ * Turns an Improve step's scored candidates into training units: token ids, per-source baselines V(x)
+ * (Monte-Carlo: from every scored candidate of the source, not just the filtered ones; or the value
+ * head's, when the executor fitted one), DPO pairs
  * for the pair objectives, and the frozen reference policy's log-probs where the objective reads them
  * (`scoreTargets`, batched; skipped for candidates whose behaviour policy is the reference).
  *
@@ -28,6 +29,11 @@ export interface PrepareOptions {
   readonly heartbeat?: () => Promise<void>;
   /** Pairs scored per reference forward. @default 32 */
   readonly scoreBatch?: number;
+  /**
+   * V(x) by source id (the value head's); a source without one gets its Monte-Carlo baseline.
+   * @default the Monte-Carlo baselines
+   */
+  readonly values?: ReadonlyMap<string, number>;
 }
 
 /** The units and what was left out. */
@@ -70,6 +76,7 @@ export async function prepareUnits(
   const needSeq = needs.has('reference_seq_logp');
   const needTok = needs.has('reference_logp') || needs.has('mle_logp');
   const values = baselines(all);
+  for (const [id, v] of o.values ?? []) if (values.has(id)) values.set(id, v);
   const srcIds = new Map<string, number[]>();
   const dropped = { tooLong: 0, empty: 0, noAdvantage: 0 };
   const rows = new Map<string, Row>();

@@ -51,6 +51,25 @@ test('checkImproveSpec: bvmpo is refused as unsupported, an unknown name as unkn
   );
 });
 
+test('checkImproveSpec: a value head only for the A-LoL family, with a positive bound', () => {
+  checkImproveSpec({
+    ...SPEC,
+    objective: { ...SPEC.objective, name: 'alol-seq', valueEstimate: 'head', valueMax: 2 },
+  });
+  assert.throws(
+    () => checkImproveSpec({ ...SPEC, objective: { ...SPEC.objective, valueEstimate: 'head' } }),
+    /spec\.objective\.valueEstimate: head: only the A-LoL family reads a value estimate, not bc/,
+  );
+  assert.throws(
+    () => checkImproveSpec({ ...SPEC, objective: { ...SPEC.objective, valueEstimate: 'learned' as never } }),
+    /spec\.objective\.valueEstimate: must be monte-carlo or head/,
+  );
+  assert.throws(
+    () => checkImproveSpec({ ...SPEC, objective: { ...SPEC.objective, name: 'alol', valueMax: 0 } }),
+    /spec\.objective\.valueMax: must be a finite number > 0/,
+  );
+});
+
 test('learningRateAtStep: linear warm-up, then constant, inverse-sqrt or linear decay to 0 at the budget', () => {
   const o = { ...SPEC.optimizer, learningRate: 1, warmupSteps: 4, maxSteps: 12 };
   assert.deepEqual(

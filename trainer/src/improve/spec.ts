@@ -28,6 +28,15 @@ export interface ObjectiveChoice {
   readonly pairSelection: 'best-worst' | 'min-gap';
   /** δ of `min-gap` pairs. */
   readonly minRewardGap: number;
+  /**
+   * Where the A-LoL family's V(x) comes from: `monte-carlo`, the mean reward of the source's Grow
+   * samples; `head`, a value head on the frozen reference policy's encoder states fitted to the
+   * rewards of its own validation outputs (objectives/value-head.ts). Only the A-LoL family reads
+   * it. @default 'monte-carlo'
+   */
+  readonly valueEstimate?: 'monte-carlo' | 'head';
+  /** Upper bound of the value head's output (its sigmoid's scale), > 0. @default 1 */
+  readonly valueMax?: number;
 }
 
 /** AdamW, the schedule and the step budget. */
@@ -135,6 +144,14 @@ export function checkImproveSpec(spec: ImproveSpec, field = 'spec'): void {
     }
   }
   if (!(spec.objective.minRewardGap > 0)) add('objective.minRewardGap', 'must be > 0');
+  const estimate = spec.objective.valueEstimate ?? 'monte-carlo';
+  if (estimate !== 'monte-carlo' && estimate !== 'head')
+    add('objective.valueEstimate', `must be monte-carlo or head, got ${JSON.stringify(estimate)}`);
+  else if (estimate === 'head' && isObjectiveName(name) && !ADVANTAGE_OBJECTIVES.has(name))
+    add('objective.valueEstimate', `head: only the A-LoL family reads a value estimate, not ${name}`);
+  const valueMax = spec.objective.valueMax ?? 1;
+  if (!(valueMax > 0 && Number.isFinite(valueMax)))
+    add('objective.valueMax', `must be a finite number > 0, got ${valueMax}`);
   const o = spec.optimizer;
   if (!(o.learningRate > 0)) add('optimizer.learningRate', `must be > 0, got ${o.learningRate}`);
   const intMin = (k: keyof ImproveOptimizer, min: number): void => {

@@ -55,6 +55,10 @@ export interface OfflineTrainOptions {
   readonly sampling?: ExampleSampling;
   readonly pairSelection?: 'best-worst' | 'min-gap';
   readonly minRewardGap?: number;
+  /** A-LoL's V(x) (see `ObjectiveChoice.valueEstimate`). @default 'monte-carlo' */
+  readonly valueEstimate?: 'monte-carlo' | 'head';
+  /** Upper bound of the value head. @default 1 */
+  readonly valueMax?: number;
   /** The starting policy: a bundle folder, or (store source) a registered policy id. */
   readonly policy: string;
   /** The reference policy π_ref, same forms; default: the starting policy. */
@@ -106,6 +110,8 @@ export async function trainOffline(
       sampling: o.sampling ?? 'uniform',
       pairSelection: o.pairSelection ?? 'best-worst',
       minRewardGap: o.minRewardGap ?? IMPROVE_DEFAULTS.minRewardGap,
+      ...(o.valueEstimate === undefined ? {} : { valueEstimate: o.valueEstimate }),
+      ...(o.valueMax === undefined ? {} : { valueMax: o.valueMax }),
     },
     optimizer: { ...IMPROVE_DEFAULTS, maxGradNorm: 1, ...o.optimizer },
     eval: { decoding: o.evalDecoding ?? { strategy: 'greedy' }, maxSources: undefined },
