@@ -43,7 +43,6 @@
  *   work per request is fixed, which is what a throughput comparison wants.
  */
 import { AutoModelForSeq2SeqLM, Tensor, env } from '@huggingface/transformers';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -60,6 +59,7 @@ import {
   type TransformerConfig,
 } from '@rest/runtime';
 import { loadTokenizer, trainBpe, writeTokenizerFiles } from '@rest/text';
+import { DEFAULT_GHZ, runGhz, translateRequests } from './ghz.js';
 import { bundlePolicyId, startLocalServer, translateInput } from './local-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -76,14 +76,7 @@ const { values: args } = parseArgs({
     rejoin: { type: 'string', default: '20ms' },
     continuous: { type: 'string', default: 'off' },
     work: { type: 'string', default: join(tmpdir(), 'rest-bench-policy-server') },
-    ghz: {
-      type: 'string',
-      default: join(
-        process.env['REST_TOOLS_DIR'] ?? join(process.env['HOME'] ?? '', '.cache', 'rest-tools'),
-        'bin',
-        'ghz',
-      ),
-    },
+    ghz: { type: 'string', default: DEFAULT_GHZ },
     data: { type: 'string', default: resolve(ROOT, '..', 'shared', 'data', 'multi30k') },
   },
 });
@@ -336,62 +329,6 @@ async function inServing(server: PolicyServer, level: number): Promise<Figures> 
 /** The server's batch-size histogram: sum and count of sources per batch. */
 const BATCH_SERIES = ['policy_batch_sources_sum', 'policy_batch_sources_count'];
 
-interface GhzReport {
-  count: number;
-  total: number;
-  /** Mean latency, ns. */
-  average: number;
-  latencyDistribution: { percentage: number; latency: number }[] | null;
-  statusCodeDistribution: Record<string, number>;
-}
-
-/** Runs ghz as a child process (asynchronously: the server it loads lives in this process). */
-function runGhz(address: string, dataFile: string, level: number, seconds: number): Promise<GhzReport> {
-  const child = spawn(
-    args.ghz,
-    [
-      '--insecure',
-      '--proto',
-      join(ROOT, 'proto', 'rest', 'v1', 'policy.proto'),
-      '--import-paths',
-      join(ROOT, 'proto'),
-      '--call',
-      'rest.v1.PolicyService/Translate',
-      '--data-file',
-      dataFile,
-      '--concurrency',
-      String(level),
-      '--duration',
-      `${seconds}s`,
-      '--duration-stop',
-      'wait',
-      '--timeout',
-      '60s',
-      '--cpus',
-      '1',
-      // The sources are plain text: no template actions to run per request (and a source with
-      // "{{" in it stays as written).
-      '--disable-template-functions',
-      '--disable-template-data',
-      '--format',
-      'json',
-      address,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolvePromise, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`ghz failed (${code}): ${stderr}`));
-      else resolvePromise(JSON.parse(stdout) as GhzReport);
-    });
-  });
-}
-
 /** Summed values of the server's series `name` (all label sets). */
 async function metric(metricsPort: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -409,7 +346,7 @@ async function overGrpc(
   level: number,
   warmUp: boolean,
 ): Promise<Figures> {
-  if (warmUp) await runGhz(address, dataFile, level, 2); // the server's JIT and batcher at this level
+  if (warmUp) await runGhz(args.ghz, address, dataFile, level, 2); // the server's JIT and batcher at this level
   const names = [
     'policy_generated_tokens_total',
     'policy_batch_sources_sum',
@@ -422,7 +359,7 @@ async function overGrpc(
     'policy_batch_seconds_count',
   ];
   const before = await Promise.all(names.map((n) => metric(metricsPort, n)));
-  const report = await runGhz(address, dataFile, level, durationS);
+  const report = await runGhz(args.ghz, address, dataFile, level, durationS);
   const after = await Promise.all(names.map((n) => metric(metricsPort, n)));
   const [tokens, batchSources, batches, reqS, reqs, waitS, waits, decodeS, decodes] = after.map(
     (a, i) => a - before[i]!,
@@ -453,16 +390,7 @@ await mkdir(args.work, { recursive: true });
 const bundle = args.bundle === undefined ? await syntheticBundle(args.work) : resolve(args.bundle);
 const policyId = bundlePolicyId(bundle);
 const dataFile = join(args.work, 'requests.json');
-await writeFile(
-  dataFile,
-  JSON.stringify(
-    sources.slice(0, 1000).map((s) => ({
-      policy: { policy_id: policyId },
-      sources: [s],
-      decoding: { strategy: 'DECODING_STRATEGY_GREEDY', max_new_tokens: maxNew },
-    })),
-  ),
-);
+await writeFile(dataFile, translateRequests(policyId, sources.slice(0, 1000), maxNew));
 
 const { infra, server } = await startLocalServer(bundle, {
   POLICY_RUNTIME__INTRA_OP_THREADS: String(threads),
