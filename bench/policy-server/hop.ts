@@ -18,8 +18,7 @@ import { parseArgs } from 'node:util';
 import type { PolicyServer } from '@rest/policy-server';
 import { common, inference, policy } from '@rest/proto';
 import { generate } from '@rest/runtime';
-import { loadTokenizer } from '@rest/text';
-import { bundlePolicyId, startLocalServer, translateInput, type GenerateInput } from './local-server.js';
+import { startLoneCallerBench, translateInput, type GenerateInput } from './local-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -34,20 +33,13 @@ const { values: args } = parseArgs({
 });
 if (args.bundle === undefined) throw new Error('--bundle: a policy bundle folder is required');
 const bundle = resolve(args.bundle);
-const policyId = bundlePolicyId(bundle);
 const maxNew = Number(args['max-new']);
 const sources = readFileSync(resolve(args.data, 'valid.de'), 'utf8')
   .split('\n')
   .filter(Boolean)
   .slice(0, Number(args.sources));
 
-const { infra, server } = await startLocalServer(bundle, {
-  POLICY_RUNTIME__INTRA_OP_THREADS: args.threads,
-  POLICY_RUNTIME__ALLOW_SPINNING: 'false',
-  POLICY_LIMITS__MAX_NEW_TOKENS: String(Math.max(512, maxNew)),
-});
-const tok = await loadTokenizer(bundle);
-const lease = await server.pool.acquire(policyId);
+const { policyId, server, tok, lease, stop } = await startLoneCallerBench(bundle, args.threads, maxNew);
 const address = `127.0.0.1:${server.port}`;
 const client = new policy.PolicyServiceClient(address, grpc.credentials.createInsecure());
 const oip = new inference.GRPCInferenceServiceClient(address, grpc.credentials.createInsecure());
@@ -191,7 +183,5 @@ try {
 } finally {
   client.close();
   oip.close();
-  lease.release();
-  await server.shutdown('bench done');
-  await infra.stop();
+  await stop();
 }

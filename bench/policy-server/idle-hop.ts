@@ -22,9 +22,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generate } from '@rest/runtime';
-import { loadTokenizer } from '@rest/text';
 import { DEFAULT_GHZ, runGhz, translateRequests } from './ghz.js';
-import { bundlePolicyId, startLocalServer, translateInput, type GenerateInput } from './local-server.js';
+import { startLoneCallerBench, translateInput, type GenerateInput } from './local-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -40,20 +39,13 @@ const { values: args } = parseArgs({
 });
 if (args.bundle === undefined) throw new Error('--bundle: a policy bundle folder is required');
 const bundle = resolve(args.bundle);
-const policyId = bundlePolicyId(bundle);
 const maxNew = Number(args['max-new']);
 const sources = readFileSync(resolve(args.data, 'valid.de'), 'utf8')
   .split('\n')
   .filter(Boolean)
   .slice(0, 1000);
 
-const { infra, server } = await startLocalServer(bundle, {
-  POLICY_RUNTIME__INTRA_OP_THREADS: args.threads,
-  POLICY_RUNTIME__ALLOW_SPINNING: 'false',
-  POLICY_LIMITS__MAX_NEW_TOKENS: String(Math.max(512, maxNew)),
-});
-const tok = await loadTokenizer(bundle);
-const lease = await server.pool.acquire(policyId);
+const { policyId, server, tok, lease, stop } = await startLoneCallerBench(bundle, args.threads, maxNew);
 const dataFile = join(tmpdir(), `rest-idle-hop-${process.pid}.json`);
 writeFileSync(dataFile, translateRequests(policyId, sources, maxNew));
 const address = `127.0.0.1:${server.port}`;
@@ -133,7 +125,5 @@ try {
       `| ${m} | ${median(f.rtt).toFixed(3)} | ${median(f.handler).toFixed(3)} | ${median(f.hop).toFixed(3)} (${Math.min(...f.hop).toFixed(3)} to ${Math.max(...f.hop).toFixed(3)}) |`,
     );
 } finally {
-  lease.release();
-  await server.shutdown('bench done');
-  await infra.stop();
+  await stop();
 }

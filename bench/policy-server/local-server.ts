@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfig, startPolicyServer, type PolicyServer } from '@rest/policy-server';
 import { NOOP_LOGGER } from '@rest/service-kit';
+import { loadTokenizer } from '@rest/text';
 import { startInfra, type Infra } from '@rest/testkit';
 
 /** The id the server gives a folder: rest.json's policyId, else the folder name. */
@@ -40,6 +41,28 @@ export async function startLocalServer(
     },
   });
   return { infra, server: await startPolicyServer({ config, logger: NOOP_LOGGER }) };
+}
+
+/**
+ * The setup of the lone-caller benches (hop.ts, idle-hop.ts): the server for `bundle` with
+ * `threads` intra-op threads (no spinning) and room for `maxNew` tokens, the bundle's tokenizer, and
+ * a lease on its model for decoding in this process. Stop with `stop()`.
+ */
+export async function startLoneCallerBench(bundle: string, threads: string, maxNew: number) {
+  const policyId = bundlePolicyId(bundle);
+  const { infra, server } = await startLocalServer(bundle, {
+    POLICY_RUNTIME__INTRA_OP_THREADS: threads,
+    POLICY_RUNTIME__ALLOW_SPINNING: 'false',
+    POLICY_LIMITS__MAX_NEW_TOKENS: String(Math.max(512, maxNew)),
+  });
+  const tok = await loadTokenizer(bundle);
+  const lease = await server.pool.acquire(policyId);
+  const stop = async (): Promise<void> => {
+    lease.release();
+    await server.shutdown('bench done');
+    await infra.stop();
+  };
+  return { policyId, server, tok, lease, stop };
 }
 
 /** What a `Translate` of one source with greedy decoding asks of `PolicyServing.generate`. */
