@@ -100,7 +100,7 @@ test('parseImproveWork: dpo and hypo carry their pair selection and hyperparamet
   });
 });
 
-test('parseImproveWork: reports every problem with its field path; unsupported objectives are refused', () => {
+test('parseImproveWork: reports every problem with its field path; unsupported variants are refused', () => {
   const bad = { ...work(), jobId: '', numShards: 0, reward: undefined };
   assert.throws(
     () => parseImproveWork(bad),
@@ -109,13 +109,6 @@ test('parseImproveWork: reports every problem with its field path; unsupported o
       ['ImproveWork.job_id', 'ImproveWork.num_shards', 'ImproveWork.reward.model'].every((f) =>
         e.violations.some((v) => v.field === f),
       ),
-  );
-  assert.throws(
-    () =>
-      parseImproveWork(
-        work({ objective: { $case: 'bvmpo', bvmpo: O.BvmpoParams.fromPartial({}) }, referencePolicyId: '' }),
-      ),
-    /ImproveWork\.objective\.bvmpo: bvmpo is not supported/,
   );
   assert.throws(
     () =>
@@ -155,4 +148,42 @@ test('parseImproveWork: the A-LoL value estimate and its bound; R-LoL has no val
     /ImproveWork\.objective\.alol\.value_estimate: R-LoL has no value function/,
   );
   assert.throws(() => alol({ valueMax: -1 }), /ImproveWork\.objective\.alol\.value_max: must be/);
+});
+
+test('parseImproveWork: bvmpo carries its hyperparameters; zero fields take the defaults', () => {
+  const bvmpo = (p: Partial<objectives.BvmpoParams>) =>
+    parseImproveWork(
+      work({ objective: { $case: 'bvmpo', bvmpo: O.BvmpoParams.fromPartial(p) }, referencePolicyId: 'sft' }),
+    );
+  const unset = bvmpo({});
+  assert.equal(unset.spec.objective.name, 'bvmpo');
+  assert.deepEqual(unset.spec.objective.hyper, {});
+  assert.equal(unset.referencePolicyId, 'sft');
+  assert.deepEqual(
+    bvmpo({
+      value: { discount: 0.9, learningRate: 0, trainSteps: 0 },
+      klWeightStart: 2,
+      klWeightEnd: 0.01,
+      klAnnealing: O.KlAnnealing.KL_ANNEALING_LINEAR,
+      topFraction: 0.25,
+      epsilonEta: 0.05,
+      epsilonAlpha: 0.02,
+      targetRefreshSteps: 50,
+    }).spec.objective.hyper,
+    {
+      discount: 0.9,
+      klWeightStart: 2,
+      klWeightEnd: 0.01,
+      klAnnealing: 'linear',
+      topFraction: 0.25,
+      epsilonEta: 0.05,
+      epsilonAlpha: 0.02,
+      targetRefreshSteps: 50,
+    },
+  );
+  assert.throws(
+    () => bvmpo({ klAnnealing: 9 as objectives.KlAnnealing }),
+    /ImproveWork\.objective\.bvmpo\.kl_annealing/,
+  );
+  assert.throws(() => bvmpo({ topFraction: 2 }), /topFraction/);
 });

@@ -88,9 +88,33 @@ export function objectiveChoice(
           advantageScaling: !one.oac.disableAdvantageScaling,
         },
       };
-    case 'bvmpo':
-      v.add(`${f}.bvmpo`, 'bvmpo is not supported by this trainer');
-      return { ...base, name: 'bvmpo', hyper: {} };
+    case 'bvmpo': {
+      const b = one.bvmpo;
+      const annealing = new Map<number, string>([
+        [O.KlAnnealing.KL_ANNEALING_LOG_LINEAR, 'log-linear'],
+        [O.KlAnnealing.KL_ANNEALING_LINEAR, 'linear'],
+        [O.KlAnnealing.KL_ANNEALING_CONSTANT, 'constant'],
+      ]).get(b.klAnnealing);
+      if (b.klAnnealing !== O.KlAnnealing.KL_ANNEALING_UNSPECIFIED && annealing === undefined)
+        v.add(`${f}.bvmpo.kl_annealing`, `unknown value ${b.klAnnealing}`);
+      // Zero means the documented default: leave it to the objective's schema (which checks ranges).
+      const set = <K extends string>(key: K, x: number): Partial<Record<K, number>> =>
+        x === 0 ? {} : ({ [key]: x } as Record<K, number>);
+      return {
+        ...base,
+        name: 'bvmpo',
+        hyper: {
+          ...(b.value !== undefined ? set('discount', b.value.discount) : {}),
+          ...set('klWeightStart', b.klWeightStart),
+          ...set('klWeightEnd', b.klWeightEnd),
+          ...(annealing === undefined ? {} : { klAnnealing: annealing }),
+          ...set('topFraction', b.topFraction),
+          ...set('epsilonEta', b.epsilonEta),
+          ...set('epsilonAlpha', b.epsilonAlpha),
+          ...set('targetRefreshSteps', b.targetRefreshSteps),
+        },
+      };
+    }
     case 'alol': {
       const a = one.alol;
       const head = a.valueEstimate === O.AlolValueEstimate.ALOL_VALUE_ESTIMATE_HEAD;

@@ -175,6 +175,13 @@ export function rowFeeds(
       case 'online_mask':
       case 'online_reference_seq_logp':
       case 'lagged_logp':
+      // BVMPO's: computed in the step graph, its duals are parameters, λ is fed by the executor.
+      case 'policy_logprobs':
+      case 'behaviour_logprobs':
+      case 'old_logprobs':
+      case 'eta_raw':
+      case 'alpha_raw':
+      case 'kl_weight':
         break;
       case 'mask':
         feeds.mask = hostTensor('f32', [B, T], mask);

@@ -5,13 +5,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ParamTable, readBundleManifest, transformerParams } from '@rest/runtime';
+import { readBundleManifest } from '@rest/runtime';
 import { tinyConfig, tinyPolicy, toyCandidates, toyCorpus, toyValid } from '../testing.js';
 import { FolderCheckpointStore } from './checkpoints.js';
 import type { ImproveData } from './data.js';
 import { runImprove, type ImproveEvent } from './executor.js';
 import { metricReward } from './metric-reward.js';
 import { IMPROVE_DEFAULTS, SUPPORTED_OBJECTIVES, type ImproveSpec } from './spec.js';
+import { BVMPO_DUAL_START, BVMPO_DUALS, improveParamTable } from './step-graph.js';
 
 /** Largest parameter difference between an interrupted-and-resumed step and an uninterrupted one. */
 const RESUME_TOLERANCE = 1e-6;
@@ -58,23 +59,31 @@ const inputs = (): Parameters<typeof runImprove>[1] => ({
   reward: metricReward('chrf', 'clipped01'),
 });
 
-test('runImprove: an interrupted step resumes from its checkpoint and ends at the same step, tokens and parameters', async () => {
-  const table = new ParamTable(transformerParams(tinyConfig((await readBundleManifest(policy)).vocabSize)));
-  const whole = new FolderCheckpointStore(join(dir, 'ck-whole'));
-  const a = await runImprove(spec('bc', 8, 4), inputs(), {
+/**
+ * Runs objective `name` for 8 steps whole, and again killed after step 6 (its last checkpoint is
+ * step 4's) and resumed; checks both end alike and returns the final checkpoint's parameters.
+ */
+async function interruptedMatchesWhole(
+  name: ImproveSpec['objective']['name'],
+  hyper: Record<string, unknown> = {},
+): Promise<Float32Array | Float64Array> {
+  const table = improveParamTable(tinyConfig((await readBundleManifest(policy)).vocabSize), name);
+  const s = { ...spec(name, 8, 4), objective: { ...spec(name, 8, 4).objective, hyper } };
+  const whole = new FolderCheckpointStore(join(dir, `ck-whole-${name}`));
+  const a = await runImprove(s, inputs(), {
     checkpoints: whole,
-    outDir: join(dir, 'out-whole'),
+    outDir: join(dir, `out-whole-${name}`),
     session: { intraOpThreads: 1 },
   });
   assert.equal(a.steps, 8);
   assert.equal(a.resumedFromStep, undefined);
 
-  const parts = new FolderCheckpointStore(join(dir, 'ck-parts'));
+  const parts = new FolderCheckpointStore(join(dir, `ck-parts-${name}`));
   let stepsSeen = 0;
   await assert.rejects(
-    runImprove(spec('bc', 8, 4), inputs(), {
+    runImprove(s, inputs(), {
       checkpoints: parts,
-      outDir: join(dir, 'out-parts'),
+      outDir: join(dir, `out-parts-${name}`),
       session: { intraOpThreads: 1 },
       onEvent: (e: ImproveEvent) => {
         if (e.kind === 'step') stepsSeen = e.step;
@@ -85,9 +94,9 @@ test('runImprove: an interrupted step resumes from its checkpoint and ends at th
     /killed/,
   );
   assert.equal((await parts.load(table))!.progress.step, 4);
-  const b = await runImprove(spec('bc', 8, 4), inputs(), {
+  const b = await runImprove(s, inputs(), {
     checkpoints: parts,
-    outDir: join(dir, 'out-parts'),
+    outDir: join(dir, `out-parts-${name}`),
     session: { intraOpThreads: 1 },
   });
   assert.equal(b.resumedFromStep, 4);
@@ -101,9 +110,28 @@ test('runImprove: an interrupted step resumes from its checkpoint and ends at th
   const pb = (await parts.load(table))!.state.params;
   let worst = 0;
   for (let i = 0; i < pa.length; i++) worst = Math.max(worst, Math.abs(pa[i]! - pb[i]!));
-  assert.ok(worst <= RESUME_TOLERANCE, `params: max |Δ| ${worst} > ${RESUME_TOLERANCE}`);
+  assert.ok(worst <= RESUME_TOLERANCE, `${name} params: max |Δ| ${worst} > ${RESUME_TOLERANCE}`);
   assert.equal(b.best.step, a.best.step);
   assert.equal(b.best.loss, a.best.loss);
+  return pa;
+}
+
+test('runImprove: an interrupted step resumes from its checkpoint and ends at the same step, tokens and parameters', async () => {
+  await interruptedMatchesWhole('bc');
+});
+
+test('runImprove: bvmpo trains its duals beside the policy and resumes with its π_old snapshot', async () => {
+  // π_old is refreshed after steps 3 and 6: the resumed run redoes 5 and 6 with step 3's snapshot,
+  // which only the checkpoint holds.
+  const params = await interruptedMatchesWhole('bvmpo', { targetRefreshSteps: 3 });
+  const table = improveParamTable(tinyConfig((await readBundleManifest(policy)).vocabSize), 'bvmpo');
+  for (const d of BVMPO_DUALS) {
+    const raw = params[table.get(d.name).offset]!;
+    assert.ok(Number.isFinite(raw) && Math.abs(raw - BVMPO_DUAL_START) > 1e-6, `${d.name} stayed at ${raw}`);
+  }
+  // The bundle holds the policy alone.
+  const m = await readBundleManifest(join(dir, 'out-whole-bvmpo'));
+  assert.equal(m.lineage.metrics?.steps, 8);
 });
 
 test('runImprove: every supported objective trains, validates and writes a bundle', async () => {

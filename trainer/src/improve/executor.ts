@@ -25,8 +25,10 @@ import {
   ParamTable,
   readBundleManifest,
   Seq2SeqModel,
+  hostTensor,
   Trainer,
   transformerParams,
+  type HostTensor,
   writePolicyBundle,
   type BundleLineage,
   type DecodingOptions,
@@ -38,6 +40,7 @@ import { FailedPreconditionError } from '@rest/service-kit';
 import { parseObjectiveHyper } from '../objectives/registry.js';
 import type { HypoHyper } from '../objectives/hypo.js';
 import type { GoldHyper } from '../objectives/gold.js';
+import { bvmpoKlWeight, type BvmpoHyper } from '../objectives/bvmpo.js';
 import { batchRows, epochBatches, priorityBatch, rowFeeds } from './batches.js';
 import type { Checkpoint, CheckpointStore, EvalPoint, LoopProgress } from './checkpoints.js';
 import type { ImproveData, RewardFn, Unit, ValidItem } from './data.js';
@@ -46,7 +49,7 @@ import { encodeSources, fitValueHead } from '../objectives/value-head.js';
 import { inputNames, prepareUnits } from './prepare.js';
 import { LaggedPolicy, onlineSamples } from './side-inputs.js';
 import { checkImproveSpec, learningRateAtStep, type ImproveSpec } from './spec.js';
-import { improveForward } from './step-graph.js';
+import { BVMPO_DUAL_START, BVMPO_DUALS, improveForward, improveParamTable } from './step-graph.js';
 
 /** A periodic training report (the service turns it into `improve.progress`). */
 export interface ProgressReport {
@@ -161,7 +164,12 @@ export async function runImprove(
       `policy bundle ${inputs.policyDir} has no ${base === undefined ? 'rest_transformer config' : BUNDLE_FILES.trainerState}: it cannot be trained`,
     );
   const config = { ...base, dropout: spec.optimizer.dropout };
-  const table = new ParamTable(transformerParams(config));
+  // BVMPO appends its duals: the policy's parameters are the first `policySize` of every buffer.
+  const policyTable = new ParamTable(transformerParams(config));
+  const table = improveParamTable(config, name);
+  const policySize = policyTable.size;
+  const policyOf = (params: Float32Array | Float64Array): Float32Array =>
+    Float32Array.from(params.subarray(0, policySize));
   const defaults = manifest.generation;
   const tok = await loadTokenizer(inputs.policyDir);
 
@@ -247,6 +255,12 @@ export async function runImprove(
       },
       { ...session, seed: spec.seed },
     );
+    // BVMPO: π_BC is the reference policy's parameters, π_old a snapshot of the trained ones
+    // (table-sized, so checkpoints keep it as a slot), both fed as frozen inputs `bc.*` / `old.*`.
+    const bvmpo =
+      name === 'bvmpo'
+        ? await bvmpoState(inputs.referenceDir, policyTable, table.size, hyper as BvmpoHyper)
+        : undefined;
     const print = fingerprint(spec, units);
     const saved = await opts.checkpoints.load(table);
     let progress: LoopProgress;
@@ -259,6 +273,7 @@ export async function runImprove(
       if (b !== undefined) best = Float32Array.from(b);
       if (lagged !== undefined)
         await lagged.refresh(Float32Array.from(saved.state.slots.lagged ?? trainer.parameters));
+      if (bvmpo !== undefined) bvmpo.old.set(saved.state.slots.old ?? trainer.parameters);
       resumedFromStep = progress.step;
       await emit({ kind: 'info', message: `resuming at step ${progress.step} of ${o.maxSteps}` });
     } else {
@@ -267,9 +282,14 @@ export async function runImprove(
           kind: 'info',
           message: 'ignoring a checkpoint of another job or data set; starting over',
         });
-      const parent = await loadCheckpoint(join(inputs.policyDir, BUNDLE_FILES.trainerState), table);
+      const parent = await loadCheckpoint(join(inputs.policyDir, BUNDLE_FILES.trainerState), policyTable);
       const zeros = Object.fromEntries(OPTIMIZER_SLOTS.adamw.map((s) => [s, new Float32Array(table.size)]));
-      trainer.loadState({ step: 0, params: Float32Array.from(parent.params), slots: zeros });
+      const start = new Float32Array(table.size);
+      start.set(parent.params);
+      for (const d of BVMPO_DUALS)
+        if (name === 'bvmpo')
+          start.fill(BVMPO_DUAL_START, table.get(d.name).offset, table.get(d.name).offset + 1);
+      trainer.loadState({ step: 0, params: start, slots: zeros });
       progress = {
         fingerprint: print,
         step: 0,
@@ -281,16 +301,12 @@ export async function runImprove(
         history: [],
       };
       if (lagged !== undefined) await lagged.refresh(trainer.parameters as Float32Array);
+      bvmpo?.old.set(trainer.parameters);
     }
 
     const validateNow = async (step: number, loss: number): Promise<EvalPoint | undefined> => {
       if (validItems.length === 0) return undefined;
-      const model = await Seq2SeqModel.fromParams(
-        config,
-        Float32Array.from(trainer!.parameters),
-        defaults,
-        session,
-      );
+      const model = await Seq2SeqModel.fromParams(config, policyOf(trainer!.parameters), defaults, session);
       try {
         const v = await validate(model, tok, validItems, inputs.reward, evalDecoding, evalBatch, beat);
         return { step, reward: v.reward, bleu: v.bleu, loss };
@@ -303,6 +319,7 @@ export async function runImprove(
       const slots = { ...live.slots };
       if (best !== undefined) slots.best = best;
       if (lagged !== undefined) slots.lagged = lagged.params;
+      if (bvmpo !== undefined) slots.old = bvmpo.old;
       const state: TrainState = { step: live.step, params: live.params, slots };
       const c: Checkpoint = { progress, state };
       await opts.checkpoints.save(table, c);
@@ -352,6 +369,13 @@ export async function runImprove(
         if (progress.step > 0 && progress.step % goldK === 0)
           await lagged.refresh(trainer.parameters as Float32Array);
         feeds.lagged_logp = await lagged.feed(rows);
+      }
+      if (bvmpo !== undefined) {
+        if (progress.step > 0 && progress.step % bvmpo.hyper.targetRefreshSteps === 0)
+          bvmpo.old.set(trainer.parameters);
+        Object.assign(feeds, bvmpo.frozen, {
+          kl_weight: hostTensor('f32', [], Float32Array.of(bvmpoKlWeight(bvmpo.hyper, step, o.maxSteps))),
+        });
       }
       if (name === 'hypo') {
         const h = hyper as HypoHyper;
@@ -451,7 +475,7 @@ export async function runImprove(
       bleu: Number.NaN,
       loss: Number.NaN,
     };
-    const params = best ?? Float32Array.from(trainer.parameters);
+    const params = policyOf(best ?? trainer.parameters);
     const first = progress.history.find((p) => p.step === 0);
     const metrics: Record<string, number> = { step: chosen.step, steps: progress.step };
     if (Number.isFinite(chosen.reward)) metrics.validRewardMean = chosen.reward;
@@ -586,4 +610,30 @@ async function headValues(
   } finally {
     await head.release();
   }
+}
+
+/** BVMPO's frozen inputs: π_BC from the reference bundle, π_old's live snapshot (see the loop). */
+async function bvmpoState(
+  referenceDir: string,
+  policyTable: ParamTable,
+  tableSize: number,
+  hyper: BvmpoHyper,
+): Promise<{ hyper: BvmpoHyper; old: Float32Array; frozen: Record<string, HostTensor> }> {
+  const manifest = await readBundleManifest(referenceDir);
+  if (!manifest.hasTrainerState)
+    throw new FailedPreconditionError(
+      `bvmpo reads π_BC's parameters: the reference bundle ${referenceDir} has no ${BUNDLE_FILES.trainerState}`,
+    );
+  const behaviour = Float32Array.from(
+    (await loadCheckpoint(join(referenceDir, BUNDLE_FILES.trainerState), policyTable)).params,
+  );
+  const old = new Float32Array(tableSize);
+  const frozen: Record<string, HostTensor> = {};
+  const oldViews = policyTable.views(old.subarray(0, policyTable.size));
+  for (const [n, view] of policyTable.views(behaviour)) {
+    const dims = policyTable.get(n).shape;
+    frozen[`bc.${n}`] = hostTensor('f32', dims, view);
+    frozen[`old.${n}`] = hostTensor('f32', dims, oldViews.get(n)!);
+  }
+  return { hyper, old, frozen };
 }

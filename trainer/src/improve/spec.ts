@@ -105,15 +105,13 @@ export const ADVANTAGE_OBJECTIVES: ReadonlySet<ObjectiveName> = new Set([
 /** Objectives trained on preference pairs (2P rows, chosen first). */
 export const PAIR_OBJECTIVES: ReadonlySet<ObjectiveName> = new Set(['dpo', 'hypo']);
 
-/**
- * Objectives this executor can feed. BVMPO needs full-vocabulary π_BC / π_old log-probs and trainable
- * duals outside the policy's parameter table, which it does not build.
- */
+/** Objectives this executor can feed: all of the registry's. */
 export const SUPPORTED_OBJECTIVES: ReadonlySet<ObjectiveName> = new Set([
   'bc',
   'wbc',
   'gold',
   'oac',
+  'bvmpo',
   'alol',
   'alol-ref-free',
   'alol-seq',
