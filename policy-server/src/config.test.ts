@@ -31,3 +31,12 @@ test('policy-server CONFIG: policy folders and preloads from JSON env arrays; du
   assert.equal(config.routing.defaultRoute, 'default');
   assert.throws(() => CONFIG.load({ env: { POLICY_LIMITS__MAX_SOURCES: '0' } }), /limits\.maxSources/);
 });
+
+test('policy-server CONFIG: the heap growing factor defaults to 100%, 0 keeps V8’s, a negative one is refused', () => {
+  assert.equal(CONFIG.load({ env: {} }).runtime.heapGrowingPercent, 100);
+  assert.equal(CONFIG.load({ env: { POLICY_RUNTIME__HEAP_GROWING_PERCENT: '0' } }).runtime.heapGrowingPercent, 0);
+  assert.throws(
+    () => CONFIG.load({ env: { POLICY_RUNTIME__HEAP_GROWING_PERCENT: '-5' } }),
+    /runtime\.heapGrowingPercent/,
+  );
+});

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { connectBus, type Bus } from '@rest/bus';
 import { loadPackageDefinition } from '@rest/proto';
 import {
@@ -85,6 +86,9 @@ export async function startPolicyServer(options: StartPolicyServerOptions): Prom
     cleanup.push(() => bus.close());
     await bus.ensureStreams();
 
+    // Process-wide: V8 reads the factor at every full collection (config.ts, runtime.heapGrowingPercent).
+    if (config.runtime.heapGrowingPercent > 0)
+      setFlagsFromString(`--heap-growing-percent=${config.runtime.heapGrowingPercent}`);
     const serverMetrics = createServerMetrics({ labels: { service: 'policy-server' } });
     const loading: { engine?: DecodeEngine } = {};
     const metrics = createPolicyMetrics(serverMetrics.registry, () => loading.engine?.queuedSources ?? 0);
