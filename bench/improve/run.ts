@@ -79,6 +79,7 @@ const { values: a } = parseArgs({
     'eval-decoding': { type: 'string', default: 'greedy' },
     pairs: { type: 'string', default: 'best-worst' },
     'value-estimate': { type: 'string', default: 'monte-carlo' },
+    'alol-sampling': { type: 'string', default: 'priority' },
     'min-gap': { type: 'string', default: String(IMPROVE_DEFAULTS.minRewardGap) },
     hyper: { type: 'string', default: '' },
     'batch-tokens': { type: 'string', default: '1024' },
@@ -146,6 +147,9 @@ const minRewardGap = real('min-gap');
 if (a['value-estimate'] !== 'monte-carlo' && a['value-estimate'] !== 'head')
   fail('--value-estimate: monte-carlo or head');
 const valueEstimate = a['value-estimate'] as 'monte-carlo' | 'head';
+if (a['alol-sampling'] !== 'priority' && a['alol-sampling'] !== 'uniform')
+  fail('--alol-sampling: priority or uniform');
+const alolSampling = a['alol-sampling'] as 'priority' | 'uniform';
 if (!(minRewardGap > 0)) fail('--min-gap must be > 0');
 // `--hyper dpo.beta=0.5,hypo.klWeight=0.1`: per-objective hyperparameters (the objective validates them).
 const hypers = new Map<string, Record<string, number | boolean>>();
@@ -249,6 +253,7 @@ const settings = {
   ...(a.hyper !== '' ? { hyper: a.hyper } : {}),
   ...(a['eval-decoding'] !== 'greedy' ? { evalDecoding: evalDecoding } : {}),
   ...(a['value-estimate'] !== 'monte-carlo' ? { valueEstimate: a['value-estimate'] } : {}),
+  ...(a['alol-sampling'] !== 'priority' ? { alolSampling: a['alol-sampling'] } : {}),
   improve: [
     a.schedule,
     a.steps,
@@ -462,7 +467,7 @@ for (const objective of objectives) {
         objective: {
           name: objective as ImproveSpec['objective']['name'],
           hyper: hypers.get(objective) ?? {},
-          sampling: objective.startsWith('alol') ? 'priority' : 'uniform',
+          sampling: objective.startsWith('alol') ? alolSampling : 'uniform',
           pairSelection,
           minRewardGap,
           ...(objective.startsWith('alol') ? { valueEstimate } : {}),
