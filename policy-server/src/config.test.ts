@@ -34,7 +34,10 @@ test('policy-server CONFIG: policy folders and preloads from JSON env arrays; du
 
 test('policy-server CONFIG: the heap growing factor defaults to 100%, 0 keeps V8’s, a negative one is refused', () => {
   assert.equal(CONFIG.load({ env: {} }).runtime.heapGrowingPercent, 100);
-  assert.equal(CONFIG.load({ env: { POLICY_RUNTIME__HEAP_GROWING_PERCENT: '0' } }).runtime.heapGrowingPercent, 0);
+  assert.equal(
+    CONFIG.load({ env: { POLICY_RUNTIME__HEAP_GROWING_PERCENT: '0' } }).runtime.heapGrowingPercent,
+    0,
+  );
   assert.throws(
     () => CONFIG.load({ env: { POLICY_RUNTIME__HEAP_GROWING_PERCENT: '-5' } }),
     /runtime\.heapGrowingPercent/,
