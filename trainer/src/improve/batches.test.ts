@@ -96,5 +96,19 @@ test('rowFeeds: shifted decoder input, mask of real tokens, per-row and per-toke
   assert.equal(feeds.token_logp, undefined);
   const missing = { ...rows[0]!, refTokenLogp: undefined };
   assert.throws(() => rowFeeds([missing], new Set(['reference_logp']), 0, 0), /not prepared/);
-  assert.throws(() => rowFeeds(rows, new Set(['eta_raw']), 0, 0), /has no feed/);
+  // BVMPO's inputs come from the step graph, its parameters and the executor, not from the rows.
+  const bvmpo = [
+    'policy_logprobs',
+    'behaviour_logprobs',
+    'old_logprobs',
+    'eta_raw',
+    'alpha_raw',
+    'kl_weight',
+  ];
+  assert.deepEqual(Object.keys(rowFeeds(rows, new Set(bvmpo), 0, 0).feeds).sort(), [
+    'src',
+    'tgt_in',
+    'tgt_out',
+  ]);
+  assert.throws(() => rowFeeds(rows, new Set(['no_such_input']), 0, 0), /has no feed/);
 });
