@@ -166,6 +166,26 @@ export class ValueHead {
     return new ValueHead(await Session.create(g, session), feeds, fit, hidden);
   }
 
+  /** The same head (session and parameter buffer shared) with `fit` recorded. */
+  private withFit(fit: ValueHeadFit): ValueHead {
+    return new ValueHead(this.session, this.params, fit, this.hiddenSize);
+  }
+
+  /**
+   * @internal The evaluation head of {@link fitValueHead}: its values read `params` as they are at
+   * each call, so one session serves every epoch; `finish` records the fit.
+   */
+  static async evaluator(
+    table: ParamTable,
+    params: Float32Array,
+    hidden: number,
+    o: { heads: number; valueMax: number },
+    session: SessionOptions,
+  ): Promise<{ head: ValueHead; finish: (fit: ValueHeadFit) => ValueHead }> {
+    const head = await ValueHead.open(table, params, hidden, o, EMPTY_FIT, session);
+    return { head, finish: (fit) => head.withFit(fit) };
+  }
+
   /** V(x) of each source, in order (batches of `batch`). */
   async values(sources: readonly EncodedSource[], batch = 64): Promise<Float64Array> {
     const out = new Float64Array(sources.length);
@@ -286,58 +306,54 @@ export async function fitValueHead(
   const trainMean = train.reduce((a, i) => a + targets[i]!, 0) / train.length;
   const heldOutMseOfMean = heldOut.reduce((a, i) => a + (trainMean - targets[i]!) ** 2, 0) / heldOut.length;
   const heldOutSources = heldOut.map((i) => sources[i]!);
-  const evaluate = async (params: Float32Array): Promise<number> => {
-    const head = await ValueHead.open(table, params, H, shape, EMPTY_FIT, session);
-    try {
+  // One evaluation session for every epoch: it reads `evalParams`, refreshed before each use.
+  const evalParams = Float32Array.from(trainer.parameters);
+  const { head, finish } = await ValueHead.evaluator(table, evalParams, H, shape, session);
+  try {
+    const evaluate = async (): Promise<number> => {
+      evalParams.set(trainer.parameters);
       return mse(await head.values(heldOutSources), heldOut);
-    } finally {
-      await head.release();
+    };
+    let best = { epoch: 0, mse: await evaluate(), params: Float32Array.from(trainer.parameters) };
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const shuffled = permutation(train.length, seed + epoch).map((k) => train[k]!);
+      let sum = 0;
+      let steps = 0;
+      for (let i = 0; i < shuffled.length; i += batchSize) {
+        const idx = shuffled.slice(i, i + batchSize);
+        const r = await trainer.trainStep({
+          ...padded(
+            idx.map((k) => sources[k]!),
+            H,
+          ),
+          target: hostTensor(
+            'f32',
+            [idx.length],
+            Float32Array.from(idx, (k) => targets[k]!),
+          ),
+        });
+        sum += r.loss;
+        steps++;
+      }
+      const heldOutMse = await evaluate();
+      await opts.onEpoch?.({ epoch, trainMse: sum / steps, heldOutMse });
+      if (heldOutMse < best.mse)
+        best = { epoch, mse: heldOutMse, params: Float32Array.from(trainer.parameters) };
     }
-  };
-  let best = {
-    epoch: 0,
-    mse: await evaluate(Float32Array.from(trainer.parameters)),
-    params: Float32Array.from(trainer.parameters),
-  };
-  for (let epoch = 1; epoch <= epochs; epoch++) {
-    const shuffled = permutation(train.length, seed + epoch).map((k) => train[k]!);
-    let sum = 0;
-    let steps = 0;
-    for (let i = 0; i < shuffled.length; i += batchSize) {
-      const idx = shuffled.slice(i, i + batchSize);
-      const r = await trainer.trainStep({
-        ...padded(
-          idx.map((k) => sources[k]!),
-          H,
-        ),
-        target: hostTensor(
-          'f32',
-          [idx.length],
-          Float32Array.from(idx, (k) => targets[k]!),
-        ),
-      });
-      sum += r.loss;
-      steps++;
-    }
-    const heldOutMse = await evaluate(Float32Array.from(trainer.parameters));
-    await opts.onEpoch?.({ epoch, trainMse: sum / steps, heldOutMse });
-    if (heldOutMse < best.mse)
-      best = { epoch, mse: heldOutMse, params: Float32Array.from(trainer.parameters) };
-  }
-  return ValueHead.open(
-    table,
-    best.params,
-    H,
-    shape,
-    {
+    evalParams.set(best.params);
+    return finish({
       epoch: best.epoch,
       heldOutMse: best.mse,
       heldOutMseOfMean,
       trainExamples: train.length,
       heldOutExamples: heldOut.length,
-    },
-    session,
-  );
+    });
+  } catch (error) {
+    await head.release();
+    throw error;
+  } finally {
+    await trainer.release();
+  }
 }
 
 const EMPTY_FIT: ValueHeadFit = {
