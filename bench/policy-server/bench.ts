@@ -6,7 +6,7 @@
  *   bash bench/policy-server/install-ghz.sh      # once: ghz v0.120.0 into ~/.cache/rest-tools/bin
  *   nice node --conditions=source --import tsx bench/policy-server/bench.ts \
  *     [--bundle DIR] [--levels 1,8,64] [--duration 5] [--rounds 5] [--threads 2] [--spinning off] [--max-new 32]
- *     [--max-wait 1ms] [--rejoin 20ms] [--continuous on|off]
+ *     [--max-wait 1ms] [--rejoin 20ms] [--continuous on|off] [--idle-poll off|on]
  *
  * - The server is the real one (`startPolicyServer`, config through the schema), on loopback, with
  *   NATS and FerretDB from testkit, serving the bundle from a local folder. ghz calls
@@ -41,6 +41,9 @@
  *   Transformer, d_model 256, with random parameters and a 4,000-token BPE vocabulary. Random
  *   parameters rarely emit the end token, so nearly every translation is `--max-new` tokens: the
  *   work per request is fixed, which is what a throughput comparison wants.
+ * - `--idle-poll on` holds the kernel's CPU latency request at 0 µs for the whole run (root only):
+ *   idle CPUs poll instead of halting, for every side alike. On a VM that halts an idle vCPU at once,
+ *   this shows what its wake-ups cost; the header names the machine's idle setting either way.
  */
 import { AutoModelForSeq2SeqLM, Tensor, env } from '@huggingface/transformers';
 import { existsSync, readFileSync } from 'node:fs';
@@ -60,7 +63,13 @@ import {
 } from '@rest/runtime';
 import { loadTokenizer, trainBpe, writeTokenizerFiles } from '@rest/text';
 import { DEFAULT_GHZ, runGhz, translateRequests } from './ghz.js';
-import { bundlePolicyId, startLocalServer, translateInput } from './local-server.js';
+import {
+  bundlePolicyId,
+  idlePolling,
+  idleSetting,
+  startLocalServer,
+  translateInput,
+} from './local-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -75,6 +84,7 @@ const { values: args } = parseArgs({
     'max-wait': { type: 'string', default: '1ms' },
     rejoin: { type: 'string', default: '20ms' },
     continuous: { type: 'string', default: 'off' },
+    'idle-poll': { type: 'string', default: 'off' },
     work: { type: 'string', default: join(tmpdir(), 'rest-bench-policy-server') },
     ghz: { type: 'string', default: DEFAULT_GHZ },
     data: { type: 'string', default: resolve(ROOT, '..', 'shared', 'data', 'multi30k') },
@@ -386,6 +396,7 @@ if (!existsSync(args.ghz)) {
   console.error(`ghz not found at ${args.ghz}: run bash bench/policy-server/install-ghz.sh`);
   process.exit(1);
 }
+const releaseIdlePolling = idlePolling(args['idle-poll']);
 await mkdir(args.work, { recursive: true });
 const bundle = args.bundle === undefined ? await syntheticBundle(args.work) : resolve(args.bundle);
 const policyId = bundlePolicyId(bundle);
@@ -489,9 +500,10 @@ try {
   await model.release();
   await server.shutdown('bench done');
   await infra.stop();
+  releaseIdlePolling();
 }
 console.log(
-  `bundle ${bundle}, greedy, ${maxNew} new tokens max, ${threads} intra-op threads (spinning ${args.spinning}), ${durationS} s per level, medians of ${rounds} rounds, batching.continuous ${args.continuous === 'on'}, batching.maxWaitMs ${args['max-wait']}, batching.rejoinWaitMs ${args.rejoin}`,
+  `bundle ${bundle}, greedy, ${maxNew} new tokens max, ${threads} intra-op threads (spinning ${args.spinning}), ${durationS} s per level, medians of ${rounds} rounds, batching.continuous ${args.continuous === 'on'}, batching.maxWaitMs ${args['max-wait']}, batching.rejoinWaitMs ${args.rejoin}; ${idleSetting()}, idle polling ${args['idle-poll']}`,
 );
 console.log('');
 const kind = continuous === undefined ? 'in-process batches' : 'in-process continuous';

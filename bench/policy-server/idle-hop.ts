@@ -11,11 +11,14 @@
  * Per mode the median over rounds (the modes rotated from round to round) of ghz's mean round trip,
  * the handler's mean time inside `PolicyServing.generate`, and the hop: round trip − handler, i.e.
  * gRPC, ghz and the serving layer's code outside `generate`. If the hop grows with a wait that does
- * no work (`sleep` against `canned`), that growth is the machine's: waking an idle client and
- * server, not work the server does around a decode.
+ * no work (`sleep` against `canned`), that growth is not work the server does around a decode but
+ * what waiting costs: waking an idle client and server.
  *
  *   node --conditions=source --import tsx bench/policy-server/idle-hop.ts --bundle policies/bench-d256 \
- *     [--rounds 3] [--duration 3] [--threads 2] [--max-new 32]
+ *     [--rounds 3] [--duration 3] [--threads 2] [--max-new 32] [--idle-poll off|on]
+ *
+ * `--idle-poll on` holds the CPU latency request at 0 for the run (root; idle CPUs poll instead of
+ * halting), to tell the machine's wake-up cost from the rest of the hop.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +26,13 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generate } from '@rest/runtime';
 import { DEFAULT_GHZ, runGhz, translateRequests } from './ghz.js';
-import { startLoneCallerBench, translateInput, type GenerateInput } from './local-server.js';
+import {
+  idlePolling,
+  idleSetting,
+  startLoneCallerBench,
+  translateInput,
+  type GenerateInput,
+} from './local-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -33,6 +42,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
     'max-new': { type: 'string', default: '32' },
+    'idle-poll': { type: 'string', default: 'off' },
     ghz: { type: 'string', default: DEFAULT_GHZ },
     data: { type: 'string', default: resolve(ROOT, '..', 'shared', 'data', 'multi30k') },
   },
@@ -45,6 +55,7 @@ const sources = readFileSync(resolve(args.data, 'valid.de'), 'utf8')
   .filter(Boolean)
   .slice(0, 1000);
 
+const releaseIdlePolling = idlePolling(args['idle-poll']);
 const { policyId, server, tok, lease, stop } = await startLoneCallerBench(bundle, args.threads, maxNew);
 const dataFile = join(tmpdir(), `rest-idle-hop-${process.pid}.json`);
 writeFileSync(dataFile, translateRequests(policyId, sources, maxNew));
@@ -93,6 +104,7 @@ try {
     if (i >= 20) decodeMs.push(performance.now() - t0);
   }
   waitMs = Math.round(median(decodeMs));
+  console.log(`${idleSetting()}, idle polling ${args['idle-poll']}`);
   console.log(`median in-process decode ${median(decodeMs).toFixed(2)} ms: sleep and busy wait ${waitMs} ms`);
   await runGhz(args.ghz, address, dataFile, 1, 2); // warm-up of the server's JIT and ghz
   const modes: Mode[] = ['real', 'canned', 'sleep', 'busy'];
@@ -126,4 +138,5 @@ try {
     );
 } finally {
   await stop();
+  releaseIdlePolling();
 }

@@ -2,7 +2,7 @@
  * The policy server both benches start: the real one on loopback (gRPC and metrics on port 0), with
  * NATS and FerretDB from testkit, serving one bundle from its folder with the given settings on top.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfig, startPolicyServer, type PolicyServer } from '@rest/policy-server';
 import { NOOP_LOGGER } from '@rest/service-kit';
@@ -93,4 +93,39 @@ export function translateInput(policyId: string, source: string, maxNew: number)
       decoding: (field) => `TranslateRequest.decoding.${field}`,
     },
   };
+}
+
+/**
+ * `--idle-poll on`: holds the kernel's CPU latency request at 0 µs (`/dev/cpu_dma_latency`, root
+ * only) until the returned function is called, so idle CPUs poll instead of halting and a wake-up
+ * does not go through the hypervisor. For measuring what the machine's idle states cost a lone
+ * caller; the server never does this. `off` returns a no-op.
+ */
+export function idlePolling(option: string | undefined): () => void {
+  if (option === undefined || option === 'off') return () => {};
+  if (option !== 'on') throw new Error(`--idle-poll: on or off, got ${option}`);
+  let fd: number;
+  try {
+    fd = openSync('/dev/cpu_dma_latency', 'w');
+  } catch (e) {
+    throw new Error(
+      `--idle-poll on: cannot open /dev/cpu_dma_latency (${(e as Error).message}); it needs root and a kernel with CPU latency QoS`,
+    );
+  }
+  writeSync(fd, Buffer.alloc(4)); // a 32-bit 0: no idle state with any exit latency
+  return () => closeSync(fd);
+}
+
+/** The machine's idle setting, for a bench's header: cpuidle driver and governor, halt polling. */
+export function idleSetting(): string {
+  const read = (path: string): string | undefined => {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const cpuidle = '/sys/devices/system/cpu/cpuidle';
+  const haltPoll = read('/sys/module/haltpoll/parameters/guest_halt_poll_ns');
+  return `cpuidle ${read(join(cpuidle, 'current_driver')) ?? 'none'}/${read(join(cpuidle, 'current_governor_ro')) ?? read(join(cpuidle, 'current_governor')) ?? 'none'}${haltPoll === undefined ? '' : `, guest_halt_poll_ns ${haltPoll}`}`;
 }
